@@ -1,0 +1,54 @@
+//! Typed configuration for Sluice.
+//!
+//! The file is TOML with four sections: `[proxy]`, `[database]`,
+//! `[[users]]` and `[log]`; see `docs/configuration.md` for every key.
+//! Loading is two steps: the toml crate parses the file into loose serde
+//! types (rejecting bad syntax and unknown keys), then validation turns
+//! those into the types here, collecting every problem with its key path so
+//! that one `sluice check` run reports them all.
+
+mod bytes;
+mod duration;
+mod error;
+mod host;
+mod model;
+mod raw;
+mod secret;
+mod toml_error;
+mod validate;
+
+use std::path::Path;
+
+pub use error::{ConfigError, Problem};
+pub use host::{HostPort, DEFAULT_PG_PORT};
+pub use model::{
+    ClientAuth, Config, DatabaseConfig, LogConfig, LogFormat, PoolMode, ProxyConfig, UserConfig,
+};
+pub use secret::Secret;
+
+impl Config {
+    /// Parses and validates a configuration from TOML text.
+    pub fn from_toml_str(s: &str) -> Result<Config, ConfigError> {
+        // Syntax first, on its own: a syntax error makes every later message
+        // meaningless, and this way it is reported by line and column.
+        if let Err(e) = s.parse::<toml::Table>() {
+            return Err(toml_error::syntax(&e, s).into());
+        }
+        let raw: raw::RawConfig = toml::from_str(s).map_err(|e| toml_error::shape(&e, s))?;
+        validate::validate(raw)
+    }
+
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Problem::new(
+                path.display().to_string(),
+                format!("cannot read config file: {e}"),
+            )
+        })?;
+        Self::from_toml_str(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,262 @@
+//! The validated configuration types the proxy runs on.
+//!
+//! Everything here has already passed validation: ranges hold, durations are
+//! parsed, hosts are split. Optional durations use `None` for "disabled"
+//! rather than a zero that every caller would have to remember to check.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::host::HostPort;
+use crate::secret::Secret;
+
+/// Default values, in one place so `Default` impls, validation and tests agree.
+pub(crate) mod defaults {
+    use super::*;
+
+    pub const LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 6432);
+    pub const MAX_CLIENT_CONNECTIONS: usize = 10_000;
+    pub const IDLE_CLIENT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+    pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(15);
+    pub const MAX_MESSAGE_SIZE: usize = 64 << 20;
+    pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+    pub const MAX_CONNECTIONS_PERCENT: u8 = 90;
+    pub const MAX_IDLE_CONNECTIONS_PERCENT: u8 = 50;
+    pub const CONNECTION_BORROW_TIMEOUT: Duration = Duration::from_secs(120);
+    pub const SERVER_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+    pub const SERVER_LIFETIME: Duration = Duration::from_secs(60 * 60);
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    pub const LOG_FILTER: &str = "info";
+}
+
+/// Bounds on `proxy.max_message_size`. Below 8 KiB ordinary queries would
+/// fail; above 1 GiB exceeds what PostgreSQL itself accepts for a message.
+pub(crate) const MIN_MESSAGE_SIZE: u64 = 8 << 10;
+pub(crate) const MAX_MESSAGE_SIZE_LIMIT: u64 = 1 << 30;
+
+/// The whole, validated configuration. Build it with
+/// [`Config::from_toml_str`] or [`Config::load`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `[proxy]`: the client-facing side.
+    pub proxy: ProxyConfig,
+    /// `[database]`: the PostgreSQL servers and the server-side pool.
+    pub database: DatabaseConfig,
+    /// `[[users]]`: who may log in, and with which credentials. Never empty.
+    pub users: Vec<UserConfig>,
+    /// `[log]`: logging output.
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// The user named exactly `name` (PostgreSQL user names are case-sensitive
+    /// once they reach the server, so no folding here).
+    pub fn user(&self, name: &str) -> Option<&UserConfig> {
+        self.users.iter().find(|u| u.name == name)
+    }
+}
+
+/// `[proxy]`: how Sluice accepts and treats client connections.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Address to accept client connections on. Default `127.0.0.1:6432`.
+    pub listen: SocketAddr,
+    /// Most client connections open at once; further ones are refused with
+    /// `too_many_connections`. Default 10000, at least 1.
+    pub max_client_connections: usize,
+    /// Close a client connection that has sent nothing for this long.
+    /// `None` ("0s") means never. Default 30 minutes.
+    pub idle_client_timeout: Option<Duration>,
+    /// When a server connection goes back to the pool. Default
+    /// [`PoolMode::Transaction`].
+    pub pool_mode: PoolMode,
+    /// Startup and authentication must finish within this, so half-open
+    /// clients cannot hold slots. Default 15s, always > 0.
+    pub login_timeout: Duration,
+    /// Largest protocol message accepted from either side, in bytes; bigger
+    /// ones end the connection instead of being buffered. Default 64 MiB,
+    /// between 8 KiB and 1 GiB.
+    pub max_message_size: usize,
+    /// On shutdown, how long to wait for in-flight transactions before
+    /// closing connections. "0s" closes at once. Default 30s.
+    pub shutdown_timeout: Duration,
+    /// Runtime worker threads. `None` means one per CPU. At least 1 if set.
+    pub worker_threads: Option<usize>,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            listen: defaults::LISTEN,
+            max_client_connections: defaults::MAX_CLIENT_CONNECTIONS,
+            idle_client_timeout: Some(defaults::IDLE_CLIENT_TIMEOUT),
+            pool_mode: PoolMode::default(),
+            login_timeout: defaults::LOGIN_TIMEOUT,
+            max_message_size: defaults::MAX_MESSAGE_SIZE,
+            shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
+            worker_threads: None,
+        }
+    }
+}
+
+/// When a server connection is returned to the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PoolMode {
+    /// At the end of each transaction (`"transaction"`). The default: many
+    /// clients share few server connections. Session state (`SET`, temp
+    /// tables, advisory locks, `LISTEN`) does not survive between
+    /// transactions.
+    #[default]
+    Transaction,
+    /// When the client disconnects (`"session"`). Full PostgreSQL semantics,
+    /// one server connection per connected client.
+    Session,
+}
+
+impl PoolMode {
+    /// The spelling used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PoolMode::Transaction => "transaction",
+            PoolMode::Session => "session",
+        }
+    }
+
+    pub(crate) const ALL: &'static [PoolMode] = &[PoolMode::Transaction, PoolMode::Session];
+}
+
+/// `[database]`: the PostgreSQL servers and the server-side pool.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Servers to connect to, tried in order. Never empty.
+    pub hosts: Vec<HostPort>,
+    /// Share of the server's `max_connections` setting (read from the server)
+    /// that Sluice may use, in percent. 1..=100, default 90, leaving room for
+    /// admin and replication connections.
+    pub max_connections_percent: u8,
+    /// Absolute cap on server connections. When set, the effective limit is
+    /// the smaller of this and `max_connections_percent`. At least 1.
+    pub max_connections: Option<usize>,
+    /// Share of the server's `max_connections` that may sit idle in the pool
+    /// before idle ones are closed, in percent. 0..=100 and never above
+    /// `max_connections_percent` (RDS Proxy's rule). Default 50.
+    pub max_idle_connections_percent: u8,
+    /// How long a client waits for a pooled server connection before getting
+    /// an error. Default 120s, always > 0.
+    pub connection_borrow_timeout: Duration,
+    /// SQL run on every new server connection before first use (e.g.
+    /// `SET statement_timeout = '30s'`). Empty means none. Default empty.
+    pub init_query: String,
+    /// Close pooled server connections unused for this long. `None` ("0s")
+    /// means never. Default 10 minutes.
+    pub server_idle_timeout: Option<Duration>,
+    /// Retire a server connection this long after it was opened, once it is
+    /// back in the pool. `None` ("0s") means keep forever. Default 1 hour.
+    pub server_lifetime: Option<Duration>,
+    /// TCP connect plus server authentication must finish within this.
+    /// Default 5s, always > 0.
+    pub connect_timeout: Duration,
+}
+
+/// `[[users]]`: one login that clients may use.
+#[derive(Debug, Clone)]
+pub struct UserConfig {
+    /// PostgreSQL user name; unique, non-empty, at most 63 bytes.
+    pub name: String,
+    /// The password Sluice uses to log in to PostgreSQL as this user, and the
+    /// one clients must present to Sluice.
+    pub password: Secret<String>,
+    /// How clients prove they know the password. Default
+    /// [`ClientAuth::ScramSha256`].
+    pub client_auth: ClientAuth,
+    /// Databases this user may connect to. Empty means any.
+    pub databases: Vec<String>,
+}
+
+impl UserConfig {
+    /// Whether this user may connect to `database`.
+    pub fn may_access(&self, database: &str) -> bool {
+        self.databases.is_empty() || self.databases.iter().any(|d| d == database)
+    }
+}
+
+/// How clients authenticate to Sluice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// SCRAM-SHA-256 (`"scram-sha-256"`): the password never crosses the wire.
+    /// The default.
+    #[default]
+    ScramSha256,
+    /// MD5 (`"md5"`): for old clients only; weaker against eavesdroppers.
+    Md5,
+}
+
+impl ClientAuth {
+    /// The spelling used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::ScramSha256 => "scram-sha-256",
+            ClientAuth::Md5 => "md5",
+        }
+    }
+
+    pub(crate) const ALL: &'static [ClientAuth] = &[ClientAuth::ScramSha256, ClientAuth::Md5];
+}
+
+/// `[log]`: what Sluice logs and how.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Line format. Default [`LogFormat::Text`].
+    pub format: LogFormat,
+    /// `RUST_LOG`-style directives, e.g. `"info"` or `"info,sluice=debug"`.
+    /// Default `"info"`.
+    pub filter: String,
+    /// Log a line for every client login and logout. Default true.
+    pub log_connections: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::default(),
+            filter: defaults::LOG_FILTER.to_string(),
+            log_connections: true,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (`"text"`). The default.
+    #[default]
+    Text,
+    /// One JSON object per line (`"json"`), for log shippers.
+    Json,
+}
+
+impl LogFormat {
+    /// The spelling used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+
+    pub(crate) const ALL: &'static [LogFormat] = &[LogFormat::Text, LogFormat::Json];
+}
+
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+display_as_str!(PoolMode, ClientAuth, LogFormat);

@@ -1,0 +1,104 @@
+//! The file as written: serde types that mirror the TOML shape.
+//!
+//! Every field is optional and loosely typed (integers as `i64`, durations
+//! and enums as strings) so that the toml crate only rejects what is
+//! structurally wrong — bad syntax, unknown keys, a string where a table
+//! belongs. Range and format checks happen in `validate`, which can report
+//! all of them at once instead of stopping at the first.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawConfig {
+    pub proxy: RawProxy,
+    pub database: Option<RawDatabase>,
+    pub users: Vec<RawUser>,
+    pub log: RawLog,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawProxy {
+    pub listen: Option<String>,
+    pub max_client_connections: Option<i64>,
+    pub idle_client_timeout: Option<StrOrInt>,
+    pub pool_mode: Option<String>,
+    pub login_timeout: Option<StrOrInt>,
+    pub max_message_size: Option<StrOrInt>,
+    pub shutdown_timeout: Option<StrOrInt>,
+    pub worker_threads: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawDatabase {
+    pub hosts: Option<Vec<String>>,
+    pub max_connections_percent: Option<i64>,
+    pub max_connections: Option<i64>,
+    pub max_idle_connections_percent: Option<i64>,
+    pub connection_borrow_timeout: Option<StrOrInt>,
+    pub init_query: Option<String>,
+    pub server_idle_timeout: Option<StrOrInt>,
+    pub server_lifetime: Option<StrOrInt>,
+    pub connect_timeout: Option<StrOrInt>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawUser {
+    pub name: Option<String>,
+    pub password: Option<Secret<String>>,
+    pub client_auth: Option<String>,
+    pub databases: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawLog {
+    pub format: Option<String>,
+    pub filter: Option<String>,
+    pub log_connections: Option<bool>,
+}
+
+/// A string or an integer. Durations and byte sizes accept either in the
+/// file so that a bare number (`login_timeout = 15`) reaches validation and
+/// gets a specific message ("add a unit") rather than a generic type error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StrOrInt {
+    Str(String),
+    Int(i64),
+}
+
+impl<'de> Deserialize<'de> for StrOrInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StrOrInt;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a string such as "30s" or "64MiB", or an integer"#)
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Int(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StrOrInt, E> {
+                i64::try_from(v)
+                    .map(StrOrInt::Int)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Str(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

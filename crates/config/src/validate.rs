@@ -1,0 +1,421 @@
+//! Raw (as written) → [`Config`] (as used), collecting every problem.
+//!
+//! Each field is checked independently; a bad value is recorded as a
+//! [`Problem`] and validation carries on, so one run of `sluice check`
+//! shows everything wrong with a file instead of one mistake per run.
+
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::error::{ConfigError, Problem};
+use crate::model::{
+    defaults, ClientAuth, Config, DatabaseConfig, LogConfig, LogFormat, PoolMode, ProxyConfig,
+    UserConfig, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE,
+};
+use crate::raw::{RawConfig, RawDatabase, RawLog, RawProxy, RawUser, StrOrInt};
+use crate::secret::Secret;
+use crate::{bytes, duration, host};
+
+/// PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer user
+/// or database name here would silently name something else on the server.
+const MAX_IDENT_BYTES: usize = 63;
+
+pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let mut c = Checker::default();
+    let proxy = c.proxy(raw.proxy);
+    let database = c.database(raw.database);
+    let users = c.users(raw.users);
+    let log = c.log(raw.log);
+    if c.problems.is_empty() {
+        Ok(Config {
+            proxy,
+            database,
+            users,
+            log,
+        })
+    } else {
+        Err(ConfigError {
+            problems: c.problems,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem::new(path, message));
+    }
+
+    /// `default` when absent, the parsed value when valid, `None` (and a
+    /// recorded problem) when invalid.
+    fn field<R, T>(
+        &mut self,
+        path: &str,
+        raw: Option<R>,
+        default: T,
+        parse: impl FnOnce(R) -> Result<T, String>,
+    ) -> Option<T> {
+        match raw.map(parse) {
+            None => Some(default),
+            Some(Ok(v)) => Some(v),
+            Some(Err(msg)) => {
+                self.problem(path, msg);
+                None
+            }
+        }
+    }
+
+    fn proxy(&mut self, raw: RawProxy) -> ProxyConfig {
+        let d = ProxyConfig::default();
+        let max_message_size = self.field(
+            "proxy.max_message_size",
+            raw.max_message_size,
+            d.max_message_size,
+            message_size,
+        );
+        ProxyConfig {
+            listen: self
+                .field("proxy.listen", raw.listen, d.listen, |s| listen_addr(&s))
+                .unwrap_or(d.listen),
+            max_client_connections: self
+                .field(
+                    "proxy.max_client_connections",
+                    raw.max_client_connections,
+                    d.max_client_connections,
+                    |v| int_in(v, 1, None),
+                )
+                .unwrap_or(d.max_client_connections),
+            idle_client_timeout: self
+                .field(
+                    "proxy.idle_client_timeout",
+                    raw.idle_client_timeout,
+                    d.idle_client_timeout,
+                    optional_duration,
+                )
+                .unwrap_or(d.idle_client_timeout),
+            pool_mode: self
+                .field("proxy.pool_mode", raw.pool_mode, d.pool_mode, |s| {
+                    one_of(&s, PoolMode::ALL)
+                })
+                .unwrap_or(d.pool_mode),
+            login_timeout: self
+                .field(
+                    "proxy.login_timeout",
+                    raw.login_timeout,
+                    d.login_timeout,
+                    positive_duration,
+                )
+                .unwrap_or(d.login_timeout),
+            max_message_size: max_message_size.unwrap_or(d.max_message_size),
+            shutdown_timeout: self
+                .field(
+                    "proxy.shutdown_timeout",
+                    raw.shutdown_timeout,
+                    d.shutdown_timeout,
+                    any_duration,
+                )
+                .unwrap_or(d.shutdown_timeout),
+            worker_threads: self
+                .field("proxy.worker_threads", raw.worker_threads, None, |v| {
+                    int_in(v, 1, None).map(Some)
+                })
+                .flatten(),
+        }
+    }
+
+    fn database(&mut self, raw: Option<RawDatabase>) -> DatabaseConfig {
+        let raw = raw.unwrap_or_default();
+        let hosts = match raw.hosts {
+            None => {
+                self.problem(
+                    "database.hosts",
+                    r#"required: list the PostgreSQL server(s) in [database], e.g. hosts = ["127.0.0.1:5432"]"#,
+                );
+                Vec::new()
+            }
+            Some(list) if list.is_empty() => {
+                self.problem("database.hosts", "must list at least one server");
+                Vec::new()
+            }
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    host::parse(s)
+                        .map_err(|m| self.problem(format!("database.hosts[{i}]"), m))
+                        .ok()
+                })
+                .collect(),
+        };
+
+        let max_pct = self.field(
+            "database.max_connections_percent",
+            raw.max_connections_percent,
+            defaults::MAX_CONNECTIONS_PERCENT,
+            |v| int_in(v, 1, Some(100)),
+        );
+        let idle_pct = self.field(
+            "database.max_idle_connections_percent",
+            raw.max_idle_connections_percent,
+            defaults::MAX_IDLE_CONNECTIONS_PERCENT,
+            |v| int_in(v, 0, Some(100)),
+        );
+        // Only compare two values that are each valid; otherwise the user
+        // would get a second, confusing message about the same mistake.
+        if let (Some(max), Some(idle)) = (max_pct, idle_pct) {
+            if idle > max {
+                self.problem(
+                    "database.max_idle_connections_percent",
+                    format!("must not exceed max_connections_percent ({max}), got {idle}"),
+                );
+            }
+        }
+
+        DatabaseConfig {
+            hosts,
+            max_connections_percent: max_pct.unwrap_or(defaults::MAX_CONNECTIONS_PERCENT),
+            max_connections: self
+                .field("database.max_connections", raw.max_connections, None, |v| {
+                    int_in(v, 1, None).map(Some)
+                })
+                .flatten(),
+            max_idle_connections_percent: idle_pct
+                .unwrap_or(defaults::MAX_IDLE_CONNECTIONS_PERCENT),
+            connection_borrow_timeout: self
+                .field(
+                    "database.connection_borrow_timeout",
+                    raw.connection_borrow_timeout,
+                    defaults::CONNECTION_BORROW_TIMEOUT,
+                    positive_duration,
+                )
+                .unwrap_or(defaults::CONNECTION_BORROW_TIMEOUT),
+            init_query: raw.init_query.unwrap_or_default(),
+            server_idle_timeout: self
+                .field(
+                    "database.server_idle_timeout",
+                    raw.server_idle_timeout,
+                    Some(defaults::SERVER_IDLE_TIMEOUT),
+                    optional_duration,
+                )
+                .flatten(),
+            server_lifetime: self
+                .field(
+                    "database.server_lifetime",
+                    raw.server_lifetime,
+                    Some(defaults::SERVER_LIFETIME),
+                    optional_duration,
+                )
+                .flatten(),
+            connect_timeout: self
+                .field(
+                    "database.connect_timeout",
+                    raw.connect_timeout,
+                    defaults::CONNECT_TIMEOUT,
+                    positive_duration,
+                )
+                .unwrap_or(defaults::CONNECT_TIMEOUT),
+        }
+    }
+
+    fn users(&mut self, raw: Vec<RawUser>) -> Vec<UserConfig> {
+        if raw.is_empty() {
+            self.problem(
+                "users",
+                "at least one user is required: add a [[users]] table with name and password",
+            );
+        }
+        let mut users: Vec<UserConfig> = Vec::with_capacity(raw.len());
+        for (i, u) in raw.into_iter().enumerate() {
+            let at = |key: &str| format!("users[{i}].{key}");
+
+            let name = match u.name {
+                None => {
+                    self.problem(at("name"), "required");
+                    String::new()
+                }
+                Some(n) => {
+                    if let Err(m) = identifier(&n) {
+                        self.problem(at("name"), m);
+                    } else if let Some(j) = users.iter().position(|prev| prev.name == n) {
+                        self.problem(
+                            at("name"),
+                            format!(r#"duplicate user "{n}" (already defined at users[{j}])"#),
+                        );
+                    }
+                    n
+                }
+            };
+
+            let password = match u.password {
+                None => {
+                    self.problem(at("password"), "required");
+                    Secret::new(String::new())
+                }
+                Some(p) => {
+                    if p.expose().is_empty() {
+                        self.problem(at("password"), "must not be empty");
+                    } else if p.expose().contains('\0') {
+                        self.problem(at("password"), "must not contain NUL characters");
+                    }
+                    p
+                }
+            };
+
+            let client_auth = self
+                .field(
+                    &at("client_auth"),
+                    u.client_auth,
+                    ClientAuth::default(),
+                    |s| one_of(&s, ClientAuth::ALL),
+                )
+                .unwrap_or_default();
+
+            for (j, db) in u.databases.iter().enumerate() {
+                if let Err(m) = identifier(db) {
+                    self.problem(at(&format!("databases[{j}]")), m);
+                }
+            }
+
+            users.push(UserConfig {
+                name,
+                password,
+                client_auth,
+                databases: u.databases,
+            });
+        }
+        users
+    }
+
+    fn log(&mut self, raw: RawLog) -> LogConfig {
+        let d = LogConfig::default();
+        LogConfig {
+            format: self
+                .field("log.format", raw.format, d.format, |s| {
+                    one_of(&s, LogFormat::ALL)
+                })
+                .unwrap_or(d.format),
+            filter: self
+                .field("log.filter", raw.filter, d.filter.clone(), log_filter)
+                .unwrap_or(d.filter),
+            log_connections: raw.log_connections.unwrap_or(d.log_connections),
+        }
+    }
+}
+
+fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    s.trim().parse().map_err(|_| {
+        format!(
+            r#"invalid address "{s}": expected "ip:port", e.g. "127.0.0.1:6432" or "[::]:6432""#
+        )
+    })
+}
+
+/// An integer in `min..=max` (no upper bound when `max` is `None`) that also
+/// fits the target type.
+fn int_in<T: TryFrom<i64>>(v: i64, min: i64, max: Option<i64>) -> Result<T, String> {
+    let in_range = v >= min && !matches!(max, Some(m) if v > m);
+    match (in_range, max) {
+        (true, _) => T::try_from(v).map_err(|_| format!("{v} is too large")),
+        (false, Some(max)) => Err(format!("must be between {min} and {max}, got {v}")),
+        (false, None) => Err(format!("must be at least {min}, got {v}")),
+    }
+}
+
+/// Durations must be strings with a unit. A bare number is refused because
+/// its unit is anyone's guess (seconds? milliseconds?).
+fn any_duration(v: StrOrInt) -> Result<Duration, String> {
+    match v {
+        StrOrInt::Str(s) => duration::parse(&s),
+        StrOrInt::Int(n) => Err(format!(
+            r#"expected a duration string with a unit, e.g. "{n}s", got the bare number {n}"#
+        )),
+    }
+}
+
+fn positive_duration(v: StrOrInt) -> Result<Duration, String> {
+    let d = any_duration(v)?;
+    if d.is_zero() {
+        return Err("must be greater than 0".to_string());
+    }
+    Ok(d)
+}
+
+/// `"0s"` disables the feature: `None`.
+fn optional_duration(v: StrOrInt) -> Result<Option<Duration>, String> {
+    any_duration(v).map(duration::zero_is_none)
+}
+
+fn message_size(v: StrOrInt) -> Result<usize, String> {
+    let n = match v {
+        StrOrInt::Int(n) => {
+            u64::try_from(n).map_err(|_| format!("must not be negative, got {n}"))?
+        }
+        StrOrInt::Str(s) => bytes::parse(&s)?,
+    };
+    if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE_LIMIT).contains(&n) {
+        return Err(format!(
+            "must be between {} and {}, got {}",
+            bytes::display(MIN_MESSAGE_SIZE),
+            bytes::display(MAX_MESSAGE_SIZE_LIMIT),
+            bytes::display(n)
+        ));
+    }
+    usize::try_from(n).map_err(|_| format!("{n} bytes does not fit in memory on this platform"))
+}
+
+/// Matches the config spelling of an enum variant exactly.
+fn one_of<T: Copy + Display>(s: &str, all: &[T]) -> Result<T, String> {
+    all.iter()
+        .copied()
+        .find(|v| v.to_string() == s)
+        .ok_or_else(|| {
+            let choices: Vec<String> = all.iter().map(|v| format!(r#""{v}""#)).collect();
+            format!(r#"unknown value "{s}": expected {}"#, choices.join(" or "))
+        })
+}
+
+/// A PostgreSQL user or database name as sent in the startup message.
+fn identifier(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        Err("must not be empty".to_string())
+    } else if s.contains('\0') {
+        Err("must not contain NUL characters".to_string())
+    } else if s.len() > MAX_IDENT_BYTES {
+        Err(format!(
+            "is {} bytes long; PostgreSQL names are at most {MAX_IDENT_BYTES} bytes",
+            s.len()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+
+/// Light check of `RUST_LOG`-style directives: not empty, and in the
+/// `target=level` form the level must be a real one. Full parsing belongs to
+/// the logging library at startup; this catches the common typo early.
+fn log_filter(s: String) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err(r#"must not be empty; use "off" to disable logging"#.to_string());
+    }
+    for directive in s.split(',') {
+        // Span filters (`target[span{field=value}]`) contain '=' of their own.
+        let Some((target, level)) = directive.rsplit_once('=') else {
+            continue;
+        };
+        let level = level.trim();
+        if !target.contains('[') && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(level)) {
+            return Err(format!(
+                r#"invalid level "{level}" in "{s}": expected one of {}"#,
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(s)
+}

@@ -1,0 +1,162 @@
+//! Builders that append one message to a buffer. The length is patched in after the body, so no
+//! body is built twice.
+
+use bytes::{BufMut, BytesMut};
+
+use crate::backend::TransactionStatus;
+use crate::error_fields::ErrorFields;
+use crate::startup::CancelKey;
+use crate::tags::{BackendTag, FrontendTag};
+
+/// Appends `tag`, a length placeholder, the body written by `body`, and patches the length.
+fn message(buf: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
+    buf.put_u8(tag);
+    untagged(buf, body);
+}
+
+/// A length-prefixed packet without a tag (startup and cancel packets).
+fn untagged(buf: &mut BytesMut, body: impl FnOnce(&mut BytesMut)) {
+    let start = buf.len();
+    buf.put_u32(0);
+    body(buf);
+    let len = u32::try_from(buf.len() - start).expect("messages we build are far below 4 GiB");
+    buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+fn cstr(buf: &mut BytesMut, s: &str) {
+    buf.put_slice(s.as_bytes());
+    buf.put_u8(0);
+}
+
+fn backend(buf: &mut BytesMut, tag: BackendTag, body: impl FnOnce(&mut BytesMut)) {
+    message(buf, tag.byte(), body)
+}
+
+fn frontend(buf: &mut BytesMut, tag: FrontendTag, body: impl FnOnce(&mut BytesMut)) {
+    message(buf, tag.byte(), body)
+}
+
+// ---- backend messages (Sluice speaking as a server) ----
+
+pub fn authentication_ok(buf: &mut BytesMut) {
+    backend(buf, BackendTag::Authentication, |b| b.put_i32(0));
+}
+
+pub fn authentication_md5_password(buf: &mut BytesMut, salt: [u8; 4]) {
+    backend(buf, BackendTag::Authentication, |b| {
+        b.put_i32(5);
+        b.put_slice(&salt);
+    });
+}
+
+pub fn authentication_sasl(buf: &mut BytesMut, mechanisms: &[&str]) {
+    backend(buf, BackendTag::Authentication, |b| {
+        b.put_i32(10);
+        for m in mechanisms {
+            cstr(b, m);
+        }
+        b.put_u8(0);
+    });
+}
+
+pub fn authentication_sasl_continue(buf: &mut BytesMut, data: &[u8]) {
+    backend(buf, BackendTag::Authentication, |b| {
+        b.put_i32(11);
+        b.put_slice(data);
+    });
+}
+
+pub fn authentication_sasl_final(buf: &mut BytesMut, data: &[u8]) {
+    backend(buf, BackendTag::Authentication, |b| {
+        b.put_i32(12);
+        b.put_slice(data);
+    });
+}
+
+pub fn parameter_status(buf: &mut BytesMut, name: &str, value: &str) {
+    backend(buf, BackendTag::ParameterStatus, |b| {
+        cstr(b, name);
+        cstr(b, value);
+    });
+}
+
+pub fn backend_key_data(buf: &mut BytesMut, key: CancelKey) {
+    backend(buf, BackendTag::BackendKeyData, |b| {
+        b.put_i32(key.process_id);
+        b.put_i32(key.secret);
+    });
+}
+
+pub fn ready_for_query(buf: &mut BytesMut, status: TransactionStatus) {
+    backend(buf, BackendTag::ReadyForQuery, |b| b.put_u8(status.byte()));
+}
+
+/// NegotiateProtocolVersion: the newest minor version we speak and the options we ignored.
+pub fn negotiate_protocol_version(buf: &mut BytesMut, newest_minor: i32, unrecognized: &[&str]) {
+    backend(buf, BackendTag::NegotiateProtocolVersion, |b| {
+        b.put_i32(newest_minor);
+        b.put_i32(i32::try_from(unrecognized.len()).unwrap_or(i32::MAX));
+        for name in unrecognized {
+            cstr(b, name);
+        }
+    });
+}
+
+pub fn error_response(buf: &mut BytesMut, fields: &ErrorFields) {
+    backend(buf, BackendTag::ErrorResponse, |b| fields.write_body(b));
+}
+
+pub fn notice_response(buf: &mut BytesMut, fields: &ErrorFields) {
+    backend(buf, BackendTag::NoticeResponse, |b| fields.write_body(b));
+}
+
+// ---- frontend messages (Sluice speaking as a client) ----
+
+/// StartupMessage for protocol 3.0.
+pub fn startup_message(buf: &mut BytesMut, params: &[(&str, &str)]) {
+    untagged(buf, |b| {
+        b.put_u32(3 << 16);
+        for (name, value) in params {
+            cstr(b, name);
+            cstr(b, value);
+        }
+        b.put_u8(0);
+    });
+}
+
+pub fn cancel_request(buf: &mut BytesMut, key: CancelKey) {
+    untagged(buf, |b| {
+        b.put_u32(80_877_102);
+        b.put_i32(key.process_id);
+        b.put_i32(key.secret);
+    });
+}
+
+/// PasswordMessage with a cleartext or md5 password.
+pub fn password_message(buf: &mut BytesMut, password: &str) {
+    frontend(buf, FrontendTag::Password, |b| cstr(b, password));
+}
+
+pub fn sasl_initial_response(buf: &mut BytesMut, mechanism: &str, data: &[u8]) {
+    frontend(buf, FrontendTag::Password, |b| {
+        cstr(b, mechanism);
+        b.put_i32(i32::try_from(data.len()).expect("SCRAM messages are small"));
+        b.put_slice(data);
+    });
+}
+
+pub fn sasl_response(buf: &mut BytesMut, data: &[u8]) {
+    frontend(buf, FrontendTag::Password, |b| b.put_slice(data));
+}
+
+pub fn query(buf: &mut BytesMut, sql: &str) {
+    frontend(buf, FrontendTag::Query, |b| cstr(b, sql));
+}
+
+pub fn sync(buf: &mut BytesMut) {
+    frontend(buf, FrontendTag::Sync, |_| {});
+}
+
+pub fn terminate(buf: &mut BytesMut) {
+    frontend(buf, FrontendTag::Terminate, |_| {});
+}

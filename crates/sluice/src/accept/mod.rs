@@ -1,0 +1,10 @@
+//! Accepting clients: the listener, the client connection type, and the negotiation of the
+//! first packet (SSLRequest, GSSENCRequest, CancelRequest, StartupMessage).
+
+mod client_conn;
+mod listener;
+mod negotiate;
+
+pub use client_conn::ClientConn;
+pub use listener::serve_listener;
+pub use negotiate::{negotiate, Negotiated};

@@ -1,0 +1,85 @@
+//! The exchange with the client: SCRAM-SHA-256 or md5, as the user is configured.
+
+use std::sync::Arc;
+
+use pgwire::auth::scram::SCRAM_SHA_256;
+use pgwire::auth::{md5, ScramSecret, ScramServer};
+use pgwire::frontend::{self, SaslInitialResponse};
+use pgwire::{encode, FrontendTag, ProtocolError};
+
+use super::{UserDirectory, UserEntry};
+use crate::accept::ClientConn;
+use crate::error::SessionError;
+use config::ClientAuth;
+
+/// Authenticates the client as `user`. Unknown users go through a SCRAM exchange with a fake
+/// verifier and fail at the same step with the same message as a wrong password.
+pub async fn authenticate(
+    client: &mut ClientConn,
+    users: &UserDirectory,
+    process_key: &[u8; 32],
+    user: &str,
+) -> Result<Arc<UserEntry>, SessionError> {
+    let failed = |reason| SessionError::AuthFailed {
+        user: user.to_owned(),
+        reason,
+    };
+    match users.get(user) {
+        Some(entry) => {
+            let ok = match entry.client_auth {
+                ClientAuth::ScramSha256 => scram(client, entry.scram.clone()).await?,
+                ClientAuth::Md5 => md5_exchange(client, entry).await?,
+            };
+            ok.then(|| entry.clone()).ok_or(failed("wrong password"))
+        }
+        None => {
+            scram(client, ScramSecret::mock(user, process_key)).await?;
+            Err(failed("unknown user"))
+        }
+    }
+}
+
+/// Runs SCRAM-SHA-256; Ok(false) when the proof is wrong.
+async fn scram(client: &mut ClientConn, secret: ScramSecret) -> Result<bool, SessionError> {
+    encode::authentication_sasl(&mut client.wbuf, &[SCRAM_SHA_256]);
+    client.flush().await?;
+    let body = read_password_message(client).await?;
+    let initial = SaslInitialResponse::parse(&body)?;
+    let mut server = ScramServer::new(secret);
+    let Ok(server_first) = server.client_first(initial.mechanism, initial.data) else {
+        return Ok(false);
+    };
+    encode::authentication_sasl_continue(&mut client.wbuf, &server_first);
+    client.flush().await?;
+    let body = read_password_message(client).await?;
+    match server.client_final(&body) {
+        Ok(server_final) => {
+            encode::authentication_sasl_final(&mut client.wbuf, &server_final);
+            Ok(true)
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+async fn md5_exchange(client: &mut ClientConn, user: &UserEntry) -> Result<bool, SessionError> {
+    let salt: [u8; 4] = rand::random();
+    encode::authentication_md5_password(&mut client.wbuf, salt);
+    client.flush().await?;
+    let body = read_password_message(client).await?;
+    let response = frontend::password(&body)?;
+    let password = user.credentials.password.expose();
+    Ok(md5::md5_verify(&user.name, password, salt, response))
+}
+
+async fn read_password_message(client: &mut ClientConn) -> Result<bytes::Bytes, SessionError> {
+    let (tag, body) = client.read_message().await?;
+    match tag {
+        FrontendTag::Password => Ok(body),
+        FrontendTag::Terminate => Err(SessionError::ClientGone),
+        other => Err(ProtocolError::Unexpected {
+            tag: other.byte(),
+            context: "during authentication (expected a password message)",
+        }
+        .into()),
+    }
+}

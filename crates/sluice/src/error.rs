@@ -1,0 +1,122 @@
+//! Every way a client session can end or fail, and the one place that decides what the client
+//! sees for each (DESIGN.md, "Errors").
+
+use std::time::Duration;
+
+use pgwire::{ErrorFields, ProtocolError, Severity, SqlState};
+
+use crate::upstream::UpstreamError;
+
+/// Which side a failure came from; decides whether the client can be told anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+    Proxy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("client protocol violation: {0}")]
+    ClientProtocol(#[from] ProtocolError),
+    #[error("client connection failed: {0}")]
+    ClientIo(#[source] std::io::Error),
+    #[error("client closed the connection")]
+    ClientGone,
+    #[error("authentication failed for user {user:?}: {reason}")]
+    AuthFailed { user: String, reason: &'static str },
+    #[error("user {user:?} may not connect to database {database:?}")]
+    DatabaseNotAllowed { user: String, database: String },
+    #[error("startup packet has no user name")]
+    NoUser,
+    #[error("login did not finish within {0:?}")]
+    LoginTimeout(Duration),
+    #[error("too many client connections (max_client_connections = {0})")]
+    TooManyClients(usize),
+    #[error("client idle for longer than idle_client_timeout ({0:?})")]
+    IdleTimeout(Duration),
+    #[error("shutting down")]
+    Shutdown,
+    /// The server closed or failed under a running transaction or query. `fatal_forwarded`
+    /// is true when the server's own FATAL already reached the client.
+    #[error("server connection lost: {cause}")]
+    ServerLost {
+        cause: String,
+        fatal_forwarded: bool,
+    },
+    /// Could not set up a server connection at login (bad database, server down, ...).
+    #[error("could not open a server connection: {0}")]
+    Upstream(#[from] UpstreamError),
+}
+
+impl SessionError {
+    pub fn side(&self) -> Side {
+        match self {
+            SessionError::ClientProtocol(_)
+            | SessionError::ClientIo(_)
+            | SessionError::ClientGone
+            | SessionError::AuthFailed { .. }
+            | SessionError::DatabaseNotAllowed { .. }
+            | SessionError::NoUser
+            | SessionError::LoginTimeout(_)
+            | SessionError::IdleTimeout(_) => Side::Client,
+            SessionError::ServerLost { .. } | SessionError::Upstream(_) => Side::Server,
+            SessionError::TooManyClients(_) | SessionError::Shutdown => Side::Proxy,
+        }
+    }
+
+    /// The FATAL the client gets before its connection closes, if it can still hear one.
+    pub fn client_fatal(&self) -> Option<ErrorFields> {
+        let fatal = |code, msg: String| Some(ErrorFields::new(Severity::Fatal, code, msg));
+        match self {
+            SessionError::ClientIo(_) | SessionError::ClientGone => None,
+            SessionError::ClientProtocol(e) => fatal(SqlState::PROTOCOL_VIOLATION, e.to_string()),
+            // Same text for unknown users and wrong passwords, as PostgreSQL does.
+            SessionError::AuthFailed { user, .. } => fatal(
+                SqlState::INVALID_PASSWORD,
+                format!("password authentication failed for user \"{user}\""),
+            ),
+            SessionError::DatabaseNotAllowed { user, database } => fatal(
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                format!("user \"{user}\" is not allowed to connect to database \"{database}\""),
+            ),
+            SessionError::NoUser => fatal(
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                "no PostgreSQL user name specified in startup packet".into(),
+            ),
+            SessionError::LoginTimeout(_) => fatal(
+                SqlState::PROTOCOL_VIOLATION,
+                "canceling authentication due to timeout".into(),
+            ),
+            SessionError::TooManyClients(max) => fatal(
+                SqlState::TOO_MANY_CONNECTIONS,
+                format!("sorry, too many clients already (max_client_connections = {max})"),
+            ),
+            SessionError::IdleTimeout(t) => fatal(
+                SqlState::IDLE_SESSION_TIMEOUT,
+                format!(
+                    "terminating connection due to idle timeout (idle_client_timeout = {})",
+                    humanize(*t)
+                ),
+            ),
+            SessionError::Shutdown => fatal(
+                SqlState::ADMIN_SHUTDOWN,
+                "terminating connection because Sluice is shutting down".into(),
+            ),
+            SessionError::ServerLost {
+                fatal_forwarded: true,
+                ..
+            } => None,
+            SessionError::ServerLost { cause, .. } => fatal(
+                SqlState::CONNECTION_FAILURE,
+                format!("server connection lost: {cause}"),
+            ),
+            SessionError::Upstream(e) => Some(e.client_error(Severity::Fatal)),
+        }
+    }
+}
+
+/// "120s" rather than "120s 0ms"; durations in messages read like the config.
+pub fn humanize(d: Duration) -> String {
+    humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
+}

@@ -1,0 +1,140 @@
+//! The `sluice` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use config::{Config, LogFormat};
+use sluice::Proxy;
+
+/// Sluice: a PostgreSQL connection-pooling proxy. Thousands of clients share a few server
+/// connections, lent per transaction.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Configuration file (TOML). See docs/configuration.md.
+    #[arg(short, long, env = "SLUICE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Log format; overrides [log] format.
+    #[arg(long, value_enum, global = true)]
+    log_format: Option<LogFormatArg>,
+    /// Log filter, RUST_LOG syntax (e.g. "info,sluice=debug"); overrides [log] filter.
+    /// RUST_LOG in the environment wins over both.
+    #[arg(long, global = true)]
+    log_filter: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the proxy in the foreground (the default).
+    Run,
+    /// Validate the configuration and print every problem with its key path.
+    Check,
+    /// Start a throwaway PostgreSQL cluster with Sluice in front of it, for a first try.
+    Demo {
+        /// Where Sluice listens.
+        #[arg(long, default_value = "127.0.0.1:6432")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sluice: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Check) => Ok(check(&cli)),
+        Some(Command::Demo { listen }) => {
+            init_logging(&cli, LogFormat::Text, "warn")?;
+            runtime(None)?.block_on(sluice::demo::run_demo(listen))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Run) | None => {
+            let config = load(&cli)?;
+            init_logging(&cli, config.log.format, &config.log.filter)?;
+            runtime(config.proxy.worker_threads)?.block_on(serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(cli: &Cli) -> anyhow::Result<Config> {
+    let path = cli.config.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("no configuration: pass --config FILE or set SLUICE_CONFIG (see examples/)")
+    })?;
+    Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+}
+
+fn check(cli: &Cli) -> ExitCode {
+    match load(cli) {
+        Ok(_) => {
+            println!("configuration OK");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cli: &Cli, format: LogFormat, filter: &str) -> anyhow::Result<()> {
+    let format = match cli.log_format {
+        Some(LogFormatArg::Text) => LogFormat::Text,
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        None => format,
+    };
+    sluice::telemetry::init_logging(format, cli.log_filter.as_deref().unwrap_or(filter))
+}
+
+fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    Ok(builder.enable_all().build()?)
+}
+
+/// Runs until SIGINT/SIGTERM, then drains; a second signal exits at once.
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let proxy = Proxy::bind(config).await?;
+    let handle = proxy.shutdown_handle();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; send the signal again to stop at once");
+        handle.shutdown();
+        wait_for_signal().await;
+        tracing::warn!("second signal: stopping now");
+        std::process::exit(1);
+    });
+    proxy.run().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

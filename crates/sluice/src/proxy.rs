@@ -1,0 +1,143 @@
+//! The supervisor: owns the shared state (config, users, target group, cancel registry), binds
+//! the listener, runs the background tasks and the drain on shutdown. No process-wide globals,
+//! so several proxies can run in one process (the tests do).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use config::Config;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::accept::serve_listener;
+use crate::auth::UserDirectory;
+use crate::session::cancel::CancelRegistry;
+use crate::upstream::Target;
+
+/// State every session reads.
+pub struct Shared {
+    pub config: Config,
+    pub users: UserDirectory,
+    pub target: Target,
+    pub cancels: Arc<CancelRegistry>,
+    /// Keys the fake SCRAM verifiers of unknown users, so they look like real ones.
+    pub process_key: [u8; 32],
+    pub client_slots: Arc<Semaphore>,
+    pub shutdown: watch::Receiver<bool>,
+    next_client_id: AtomicU64,
+}
+
+impl Shared {
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A bound, not yet running proxy.
+pub struct Proxy {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Asks a running proxy to stop accepting and drain.
+#[derive(Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Proxy {
+    /// Binds the listener; derives the SCRAM verifiers of every user (slow on purpose: PBKDF2).
+    pub async fn bind(config: Config) -> anyhow::Result<Proxy> {
+        let listener = bind_listener(config.proxy.listen)
+            .with_context(|| format!("could not listen on {}", config.proxy.listen))?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let shared = Shared {
+            users: UserDirectory::from_config(&config),
+            target: Target::new(config.database.clone()),
+            cancels: Arc::new(CancelRegistry::default()),
+            process_key: rand::random(),
+            client_slots: Arc::new(Semaphore::new(config.proxy.max_client_connections)),
+            shutdown: shutdown_rx,
+            next_client_id: AtomicU64::new(1),
+            config,
+        };
+        Ok(Proxy {
+            shared: Arc::new(shared),
+            listener,
+            shutdown,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has a local address")
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// Serves until shut down, then waits up to shutdown_timeout for sessions to finish their
+    /// transactions (idle ones are told 57P01 at once).
+    pub async fn run(self) {
+        let Proxy {
+            shared,
+            listener,
+            shutdown,
+        } = self;
+        tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
+        let reaper = tokio::spawn(reap_idle_servers(shared.clone()));
+        serve_listener(listener, shared.clone(), shared.shutdown.clone()).await;
+        drain(&shared).await;
+        reaper.abort();
+        for conn in shared.target.pool.retire_all() {
+            conn.terminate().await;
+        }
+        drop(shutdown);
+        tracing::info!("stopped");
+    }
+}
+
+/// SO_REUSEADDR so a restart does not wait out TIME_WAIT.
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+async fn drain(shared: &Shared) {
+    let max = shared.config.proxy.max_client_connections;
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    let timeout = shared.config.proxy.shutdown_timeout;
+    tracing::info!(?timeout, "draining client sessions");
+    let waited = tokio::time::timeout(timeout, shared.client_slots.acquire_many(all)).await;
+    if waited.is_err() {
+        tracing::warn!("shutdown_timeout reached with sessions still running");
+    }
+}
+
+/// Closes server connections past server_idle_timeout or server_lifetime, or beyond the idle
+/// limit, and sends each a Terminate.
+async fn reap_idle_servers(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for conn in shared.target.pool.reap() {
+            conn.terminate().await;
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! From the first packet to the first ReadyForQuery: negotiate, authenticate, route, greet.
+
+use std::sync::Arc;
+
+use pgwire::startup::PROTOCOL_OPTION_PREFIX;
+use pgwire::{encode, CancelKey, StartupMessage, TransactionStatus};
+
+use super::cancel::Registration;
+use crate::accept::{negotiate, ClientConn, Negotiated};
+use crate::auth::{authenticate, UserEntry};
+use crate::error::SessionError;
+use crate::proxy::Shared;
+use crate::upstream::{send_cancel, PoolKey, ServerParams};
+
+/// A client that is logged in and routed to a pool.
+pub struct LoggedIn {
+    pub user: Arc<UserEntry>,
+    pub key: PoolKey,
+    pub registration: Registration,
+}
+
+/// Runs the login. `Ok(None)` means the connection was a CancelRequest, now handled.
+pub async fn login(
+    shared: &Shared,
+    client: &mut ClientConn,
+) -> Result<Option<LoggedIn>, SessionError> {
+    let startup = match negotiate(client).await? {
+        Negotiated::Cancel(key) => {
+            forward_cancel(shared, key).await;
+            return Ok(None);
+        }
+        Negotiated::Startup(startup) => startup,
+    };
+    let user_name = startup
+        .param("user")
+        .filter(|u| !u.is_empty())
+        .ok_or(SessionError::NoUser)?;
+    let database = startup
+        .param("database")
+        .filter(|d| !d.is_empty())
+        .unwrap_or(user_name);
+    tracing::Span::current().record("user", user_name);
+    tracing::Span::current().record("database", database);
+    negotiate_protocol_version(client, &startup);
+    let user = authenticate(client, &shared.users, &shared.process_key, user_name).await?;
+    if !user.may_use_database(database) {
+        return Err(SessionError::DatabaseNotAllowed {
+            user: user_name.to_owned(),
+            database: database.to_owned(),
+        });
+    }
+    let key = PoolKey {
+        database: database.into(),
+        user: user.name.clone(),
+    };
+    let params = shared.target.params_for(&key, &user.credentials).await?;
+    let registration = shared.cancels.register();
+    greet(client, &params, registration.key);
+    client.flush().await?;
+    Ok(Some(LoggedIn {
+        user,
+        key,
+        registration,
+    }))
+}
+
+/// Protocol 3.x with x > 0, or `_pq_.` options: say we speak 3.0 and ignore the options, as
+/// PostgreSQL does.
+fn negotiate_protocol_version(client: &mut ClientConn, startup: &StartupMessage) {
+    let options: Vec<&str> = startup
+        .params
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| name.starts_with(PROTOCOL_OPTION_PREFIX))
+        .collect();
+    if startup.protocol_minor > 0 || !options.is_empty() {
+        encode::negotiate_protocol_version(&mut client.wbuf, 0, &options);
+    }
+}
+
+/// AuthenticationOk, the cached server parameters, Sluice's own cancel key, ReadyForQuery.
+fn greet(client: &mut ClientConn, params: &ServerParams, key: CancelKey) {
+    encode::authentication_ok(&mut client.wbuf);
+    for (name, value) in params.iter() {
+        encode::parameter_status(&mut client.wbuf, name, value);
+    }
+    encode::backend_key_data(&mut client.wbuf, key);
+    encode::ready_for_query(&mut client.wbuf, TransactionStatus::Idle);
+}
+
+/// A CancelRequest with a key Sluice gave out goes to the server running that client's work;
+/// any other key is ignored, as PostgreSQL ignores unknown keys.
+async fn forward_cancel(shared: &Shared, key: CancelKey) {
+    let Some(route) = shared.cancels.lookup(&key) else {
+        tracing::debug!("cancel request with an unknown key ignored");
+        return;
+    };
+    if let Err(e) = send_cancel(route.addr, route.key).await {
+        tracing::warn!(error = %e, "could not forward a cancel request");
+    }
+}

@@ -1,0 +1,246 @@
+//! One client session, start to end. The loop reads one line per stage:
+//! wait for the client's next request → borrow → relay → give back → repeat.
+
+mod borrow;
+pub mod cancel;
+mod exchange;
+mod give_back;
+mod login;
+mod refuse;
+mod relay;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use config::PoolMode;
+use pgwire::scan::Scanner;
+use pgwire::FrontendTag;
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+use self::cancel::ServerRoute;
+use self::exchange::Exchange;
+use self::give_back::{Borrowed, Leaving};
+use self::login::LoggedIn;
+use self::relay::{relay, RelayEnd, Scanners};
+use crate::accept::{negotiate, ClientConn};
+use crate::error::{SessionError, Side};
+use crate::proxy::Shared;
+
+/// The task spawned for every accepted client.
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let mut client = ClientConn::new(stream, peer, shared.config.proxy.max_message_size);
+    let Ok(_permit) = shared.client_slots.clone().try_acquire_owned() else {
+        refuse_over_limit(&shared, &mut client).await;
+        return;
+    };
+    let id = shared.next_client_id();
+    let span = tracing::info_span!(
+        "client",
+        id,
+        %peer,
+        user = tracing::field::Empty,
+        database = tracing::field::Empty
+    );
+    async {
+        let started = tokio::time::Instant::now();
+        let result = run(&shared, &mut client).await;
+        end_session(&shared, &mut client, result, started.elapsed()).await;
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run(shared: &Shared, client: &mut ClientConn) -> Result<(), SessionError> {
+    let deadline = shared.config.proxy.login_timeout;
+    let login = tokio::time::timeout(deadline, login::login(shared, client))
+        .await
+        .map_err(|_| SessionError::LoginTimeout(deadline))??;
+    let Some(login) = login else {
+        return Ok(());
+    };
+    if shared.config.log.log_connections {
+        tracing::info!("login");
+    }
+    Session::new(shared, client, login).run().await
+}
+
+/// Tells the client why it ended, if it can still hear it, and logs it.
+async fn end_session(
+    shared: &Shared,
+    client: &mut ClientConn,
+    result: Result<(), SessionError>,
+    duration: Duration,
+) {
+    let log = shared.config.log.log_connections;
+    match result {
+        Ok(()) => {
+            if log {
+                tracing::info!(?duration, "logout");
+            }
+        }
+        Err(e) => {
+            if let Some(fatal) = e.client_fatal() {
+                client.send_fatal(&fatal).await;
+            }
+            match e.side() {
+                Side::Client if matches!(e, SessionError::ClientGone) => {
+                    if log {
+                        tracing::info!(?duration, "logout: client disconnected")
+                    }
+                }
+                Side::Client | Side::Proxy => tracing::info!(?duration, reason = %e, "logout"),
+                Side::Server => tracing::warn!(?duration, reason = %e, "logout"),
+            }
+        }
+    }
+}
+
+/// Over max_client_connections: read the startup packet (so libpq shows the message) and refuse.
+async fn refuse_over_limit(shared: &Shared, client: &mut ClientConn) {
+    let max = shared.config.proxy.max_client_connections;
+    let deadline = shared.config.proxy.login_timeout;
+    if let Ok(Ok(_)) = tokio::time::timeout(deadline, negotiate(client)).await {
+        if let Some(fatal) = SessionError::TooManyClients(max).client_fatal() {
+            client.send_fatal(&fatal).await;
+        }
+    }
+    tracing::warn!(peer = %client.peer, max, "client refused: max_client_connections reached");
+}
+
+struct Session<'a> {
+    shared: &'a Shared,
+    client: &'a mut ClientConn,
+    login: LoggedIn,
+    scanners: Scanners,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl<'a> Session<'a> {
+    fn new(shared: &'a Shared, client: &'a mut ClientConn, login: LoggedIn) -> Self {
+        let max = shared.config.proxy.max_message_size;
+        Session {
+            shared,
+            client,
+            login,
+            scanners: Scanners {
+                client: Scanner::new(max),
+                // The server is trusted with large rows; its messages are streamed, not held.
+                server: Scanner::new(usize::MAX),
+            },
+            shutdown: shared.shutdown.clone(),
+        }
+    }
+
+    async fn run(&mut self) -> Result<(), SessionError> {
+        loop {
+            self.wait_for_request().await?;
+            if self.client.rbuf[0] == FrontendTag::Terminate.byte() {
+                return Ok(());
+            }
+            let server = match borrow::borrow(self.shared, &self.login.key, &self.login.user).await
+            {
+                Ok(server) => server,
+                Err(failure) => {
+                    let error = failure.client_error(self.shared);
+                    refuse::refuse_request(self.client, &error).await?;
+                    continue;
+                }
+            };
+            if self.transaction(server).await? == After::Terminated {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Relays one transaction (or, in session mode, the rest of the session).
+    async fn transaction(&mut self, mut server: Borrowed) -> Result<After, SessionError> {
+        let route = &self.login.registration.route;
+        route.set(Some(ServerRoute {
+            addr: server.addr,
+            key: server.cancel_key,
+        }));
+        let mode = self.shared.config.proxy.pool_mode;
+        let mut ex = Exchange::default();
+        let end = relay(
+            self.client,
+            &mut server,
+            &mut ex,
+            &mut self.scanners,
+            mode == PoolMode::Transaction,
+        )
+        .await;
+        route.set(None);
+        let leaving = match &end {
+            RelayEnd::Idle | RelayEnd::ClientTerminated => Leaving::Politely,
+            _ => Leaving::Abruptly,
+        };
+        let scanner = std::mem::replace(&mut self.scanners.server, Scanner::new(usize::MAX));
+        let result = match end {
+            RelayEnd::Idle => Ok(After::Continue),
+            RelayEnd::ClientTerminated => Ok(After::Terminated),
+            RelayEnd::ClientGone => Err(SessionError::ClientGone),
+            RelayEnd::ClientProtocol(e) => Err(e.into()),
+            RelayEnd::ServerLost(cause) => {
+                server.discard(&cause);
+                return Err(SessionError::ServerLost {
+                    cause,
+                    fatal_forwarded: ex.fatal_seen,
+                });
+            }
+            RelayEnd::ServerProtocol(e) => {
+                server.discard("server protocol violation");
+                return Err(SessionError::ServerLost {
+                    cause: e.to_string(),
+                    fatal_forwarded: false,
+                });
+            }
+        };
+        match mode {
+            PoolMode::Transaction => give_back::give_back(server, ex, scanner, leaving),
+            PoolMode::Session => give_back::reset_and_give_back(server, ex, scanner, leaving),
+        }
+        result
+    }
+
+    /// Waits, holding no buffers, until the client sends at least a message header.
+    async fn wait_for_request(&mut self) -> Result<(), SessionError> {
+        const HEADER: usize = 5;
+        if self.client.rbuf.len() >= HEADER {
+            return Ok(());
+        }
+        self.client.release_buffers();
+        let idle_timeout = self.shared.config.proxy.idle_client_timeout;
+        while self.client.rbuf.len() < HEADER {
+            if *self.shutdown.borrow() {
+                return Err(SessionError::Shutdown);
+            }
+            tokio::select! {
+                readable = self.client.stream.readable() => {
+                    readable.map_err(SessionError::ClientIo)?;
+                }
+                _ = sleep_or_forever(idle_timeout) => {
+                    return Err(SessionError::IdleTimeout(idle_timeout.unwrap_or_default()));
+                }
+                _ = self.shutdown.changed() => return Err(SessionError::Shutdown),
+            }
+            self.client.read_more().await?;
+        }
+        Ok(())
+    }
+}
+
+/// What the session does after a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    Continue,
+    Terminated,
+}
+
+async fn sleep_or_forever(timeout: Option<Duration>) {
+    match timeout {
+        Some(t) => tokio::time::sleep(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,62 @@
+//! Failures while opening or using a server connection, and how each reads to a client.
+
+use std::time::Duration;
+
+use pgwire::auth::ScramError;
+use pgwire::{ErrorFields, ProtocolError, Severity, SqlState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("could not resolve {host}: {source}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not connect to {host}: {source}")]
+    Connect {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("connecting to {host} timed out after {after:?}")]
+    Timeout { host: String, after: Duration },
+    #[error("server connection failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("server closed the connection during login")]
+    ClosedDuringLogin,
+    #[error("server rejected the login: {} {}", .0.code, .0.message)]
+    Rejected(ErrorFields),
+    #[error("server asked for authentication method {0}, which Sluice cannot answer")]
+    AuthUnsupported(i32),
+    #[error("SCRAM exchange with the server failed: {0}")]
+    Scram(#[from] ScramError),
+    #[error("server protocol violation: {0}")]
+    Protocol(#[from] ProtocolError),
+    #[error("server returned an unexpected reply: {0}")]
+    UnexpectedReply(&'static str),
+}
+
+impl UpstreamError {
+    /// What a client is told when its work could not get a server connection.
+    pub fn client_error(&self, severity: Severity) -> ErrorFields {
+        match self {
+            UpstreamError::Rejected(server) if server.code.starts_with("28") => ErrorFields::new(
+                severity,
+                SqlState::SQLSERVER_REJECTED_ESTABLISHMENT_OF_SQLCONNECTION,
+                format!("the database server rejected Sluice's login: {}", server.message),
+            )
+            .with_hint("check the password of this user in Sluice's [[users]] configuration"),
+            // Database does not exist, too many connections, starting up, ...: the server's words.
+            UpstreamError::Rejected(server) => ErrorFields {
+                severity,
+                ..server.clone()
+            },
+            other => ErrorFields::new(
+                severity,
+                SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+                format!("Sluice could not open a server connection: {other}"),
+            ),
+        }
+    }
+}

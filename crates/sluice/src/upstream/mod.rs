@@ -1,0 +1,13 @@
+//! The server side: connecting and logging in to PostgreSQL, the target group's pool, and the
+//! server connection type the pool holds.
+
+mod connect;
+mod error;
+mod server_auth;
+mod server_conn;
+mod target;
+
+pub use connect::{connect, send_cancel, ConnectParams};
+pub use error::UpstreamError;
+pub use server_conn::ServerConn;
+pub use target::{Credentials, PoolKey, ServerParams, Target};

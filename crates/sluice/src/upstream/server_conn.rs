@@ -1,0 +1,113 @@
+//! One logged-in connection to PostgreSQL, as the pool holds it.
+
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+use pgwire::{encode, BackendTag, CancelKey, ErrorFields, Frames, TransactionStatus};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::UpstreamError;
+
+/// Server messages Sluice reads whole (login, its own queries) are capped at this size; the relay
+/// streams everything else.
+const MAX_CONTROL_MESSAGE: usize = 1 << 20;
+const READ_CHUNK: usize = 8 * 1024;
+
+#[derive(Debug)]
+pub struct ServerConn {
+    pub stream: TcpStream,
+    /// Bytes read from the server and not yet forwarded. Empty whenever the connection is idle.
+    pub rbuf: BytesMut,
+    pub addr: SocketAddr,
+    /// The server's own BackendKeyData, used to forward a client's CancelRequest.
+    pub cancel_key: CancelKey,
+    /// ParameterStatus values the server reported at login.
+    pub params: Vec<(String, String)>,
+}
+
+impl ServerConn {
+    pub(super) fn new(stream: TcpStream, addr: SocketAddr) -> Self {
+        ServerConn {
+            stream,
+            rbuf: BytesMut::new(),
+            addr,
+            cancel_key: CancelKey {
+                process_id: 0,
+                secret: 0,
+            },
+            params: Vec::new(),
+        }
+    }
+
+    /// Reads one whole message (tag, body); for login and Sluice's own queries only.
+    pub async fn read_message(&mut self) -> Result<(BackendTag, Bytes), UpstreamError> {
+        loop {
+            if let Some(msg) = Frames::new(&self.rbuf, MAX_CONTROL_MESSAGE).next() {
+                let msg = msg?;
+                let (tag, len) = (BackendTag::from_byte(msg.tag)?, msg.wire_len());
+                let mut whole = self.rbuf.split_to(len);
+                return Ok((tag, whole.split_off(5).freeze()));
+            }
+            self.rbuf.reserve(READ_CHUNK);
+            if self.stream.read_buf(&mut self.rbuf).await? == 0 {
+                return Err(UpstreamError::ClosedDuringLogin);
+            }
+        }
+    }
+
+    /// Runs `sql` with the simple protocol and returns the first column of every row. A server
+    /// error is returned as `Rejected`; the connection is then still in sync (idle).
+    pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<Option<String>>, UpstreamError> {
+        let mut out = BytesMut::new();
+        encode::query(&mut out, sql);
+        self.stream.write_all(&out).await?;
+        let mut rows = Vec::new();
+        let mut error = None;
+        loop {
+            let (tag, body) = self.read_message().await?;
+            match tag {
+                BackendTag::DataRow => rows.push(first_column(&body)),
+                BackendTag::ErrorResponse => error = Some(ErrorFields::parse(&body)?),
+                BackendTag::ReadyForQuery => {
+                    let status = TransactionStatus::parse(&body)?;
+                    return match error {
+                        Some(e) => Err(UpstreamError::Rejected(e)),
+                        None if status == TransactionStatus::Idle => Ok(rows),
+                        None => Err(UpstreamError::UnexpectedReply("transaction left open")),
+                    };
+                }
+                BackendTag::CopyInResponse | BackendTag::CopyOutResponse => {
+                    return Err(UpstreamError::UnexpectedReply("COPY in an internal query"))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// True if an idle connection still looks usable: no EOF and no unexpected bytes (a server
+    /// that is shutting down or terminated us sends a FATAL and closes).
+    pub fn is_healthy_when_idle(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(
+            self.stream.try_read(&mut probe),
+            Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock
+        )
+    }
+
+    /// Polite close: Terminate, then drop the socket.
+    pub async fn terminate(mut self) {
+        let mut out = BytesMut::new();
+        encode::terminate(&mut out);
+        let _ = self.stream.write_all(&out).await;
+    }
+}
+
+/// First column of a DataRow as text; NULL as None.
+fn first_column(body: &[u8]) -> Option<String> {
+    let len = body.get(2..6)?;
+    let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+    let len = usize::try_from(len).ok()?;
+    let value = body.get(6..6 + len)?;
+    Some(String::from_utf8_lossy(value).into_owned())
+}

@@ -1,0 +1,187 @@
+//! The target group: its hosts, its shared pool, the server limits discovered from PostgreSQL,
+//! and the server parameters cached for client logins.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use config::{DatabaseConfig, Secret};
+use pgwire::auth::ScramKeyCache;
+use pool::{Group, Limits};
+use tokio::sync::OnceCell;
+
+use super::{connect, ConnectParams, ServerConn, UpstreamError};
+
+/// Server connections are pooled per (database, user): a connection logged in as one role
+/// into one database can only serve clients of that pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    pub database: Arc<str>,
+    pub user: Arc<str>,
+}
+
+/// ParameterStatus values a server reports at login, replayed to clients at their login.
+pub type ServerParams = Arc<[(String, String)]>;
+
+/// What Sluice logs in to PostgreSQL with, for one configured user.
+pub struct Credentials {
+    pub user: String,
+    pub password: Secret<String>,
+    /// Saves the PBKDF2 rounds of SCRAM on every new server connection after the first.
+    pub key_cache: ScramKeyCache,
+}
+
+pub struct Target {
+    pub pool: Group<PoolKey, ServerConn>,
+    settings: DatabaseConfig,
+    server_max_connections: OnceCell<u32>,
+    // std Mutex: held only to clone an Arc in or out, never across an await.
+    params: Mutex<HashMap<PoolKey, ServerParams>>,
+}
+
+impl Target {
+    pub fn new(settings: DatabaseConfig) -> Self {
+        // Until the server's max_connections is known, allow one connection: the first login
+        // discovers the real limit before anything else borrows.
+        let limits = limits_for(&settings, None);
+        Target {
+            pool: Group::new(limits),
+            settings,
+            server_max_connections: OnceCell::new(),
+            params: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn settings(&self) -> &DatabaseConfig {
+        &self.settings
+    }
+
+    /// Opens a new server connection for `key`, trying the hosts in order.
+    pub async fn open(
+        &self,
+        key: &PoolKey,
+        creds: &Credentials,
+    ) -> Result<ServerConn, UpstreamError> {
+        let mut last_error = None;
+        for host in &self.settings.hosts {
+            let params = ConnectParams {
+                host,
+                user: &creds.user,
+                password: creds.password.expose(),
+                database: &key.database,
+                init_query: &self.settings.init_query,
+                timeout: self.settings.connect_timeout,
+                key_cache: &creds.key_cache,
+            };
+            match connect(&params).await {
+                Ok(conn) => return Ok(conn),
+                // The server answered and refused: another host would refuse alike.
+                Err(e @ UpstreamError::Rejected(_)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(host = %host, error = %e, "server connection failed");
+                    last_error = Some(e);
+                }
+            }
+        }
+        Err(last_error.unwrap_or(UpstreamError::UnexpectedReply("no hosts configured")))
+    }
+
+    /// Server parameters for a client login to `key`. The first login for a key opens a server
+    /// connection (which also checks that the database and credentials work) and pools it;
+    /// later logins are answered from the cache without touching the server.
+    pub async fn params_for(
+        &self,
+        key: &PoolKey,
+        creds: &Credentials,
+    ) -> Result<ServerParams, UpstreamError> {
+        if let Some(params) = self.cached_params(key) {
+            return Ok(params);
+        }
+        self.discover_limits(key, creds).await?;
+        let conn = self.open(key, creds).await?;
+        let params: ServerParams = conn.params.clone().into();
+        self.remember_params(key, &params);
+        conn.terminate().await;
+        Ok(params)
+    }
+
+    pub fn cached_params(&self, key: &PoolKey) -> Option<ServerParams> {
+        self.params
+            .lock()
+            .expect("params lock is never poisoned: no panics while held")
+            .get(key)
+            .cloned()
+    }
+
+    pub fn remember_params(&self, key: &PoolKey, params: &ServerParams) {
+        self.params
+            .lock()
+            .expect("params lock is never poisoned: no panics while held")
+            .insert(key.clone(), params.clone());
+    }
+
+    /// Reads the server's max_connections once and sizes the pool from it.
+    async fn discover_limits(&self, key: &PoolKey, creds: &Credentials) -> Result<(), UpstreamError> {
+        self.server_max_connections
+            .get_or_try_init(|| async {
+                let mut conn = self.open(key, creds).await?;
+                let rows = conn.simple_query("SHOW max_connections").await?;
+                conn.terminate().await;
+                let max = rows
+                    .first()
+                    .and_then(|v| v.as_deref())
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .ok_or(UpstreamError::UnexpectedReply("SHOW max_connections"))?;
+                let limits = limits_for(&self.settings, Some(max));
+                tracing::info!(
+                    server_max_connections = max,
+                    pool_max = limits.max_size,
+                    pool_max_idle = limits.max_idle,
+                    "pool limits set from the server"
+                );
+                self.pool.set_limits(limits);
+                Ok(max)
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+/// max_connections_percent of the server's max_connections, capped by max_connections.
+fn limits_for(settings: &DatabaseConfig, server_max: Option<u32>) -> Limits {
+    let percent_of = |percent: u8| server_max.map_or(1, |max| max as usize * percent as usize / 100);
+    let cap = settings.max_connections.unwrap_or(usize::MAX);
+    let max_size = percent_of(settings.max_connections_percent).clamp(1, cap);
+    let max_idle = percent_of(settings.max_idle_connections_percent).min(max_size);
+    Limits {
+        max_size,
+        max_idle,
+        idle_timeout: settings.server_idle_timeout,
+        lifetime: settings.server_lifetime,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(percent: u8, idle: u8, cap: Option<usize>) -> DatabaseConfig {
+        let toml = format!(
+            "[database]\nhosts=[\"127.0.0.1:5432\"]\nmax_connections_percent={percent}\n\
+             max_idle_connections_percent={idle}\n{}\n[[users]]\nname=\"a\"\npassword=\"b\"\n",
+            cap.map(|c| format!("max_connections={c}")).unwrap_or_default()
+        );
+        config::Config::from_toml_str(&toml).unwrap().database
+    }
+
+    #[test]
+    fn pool_size_follows_the_server_and_the_cap() {
+        let l = limits_for(&settings(90, 50, None), Some(100));
+        assert_eq!((l.max_size, l.max_idle), (90, 50));
+        let l = limits_for(&settings(90, 50, Some(20)), Some(100));
+        assert_eq!((l.max_size, l.max_idle), (20, 20));
+        let l = limits_for(&settings(1, 0, None), Some(10));
+        assert_eq!((l.max_size, l.max_idle), (1, 0));
+        let l = limits_for(&settings(90, 50, Some(20)), None);
+        assert_eq!(l.max_size, 1);
+    }
+}

@@ -1,0 +1,176 @@
+//! A real PostgreSQL cluster with Sluice in front of it, in-process on a free port.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sluice::{Proxy, ShutdownHandle};
+use test_support::PgCluster;
+use tokio_postgres::{Client, NoTls};
+
+pub const APP: &str = "app";
+pub const APP_PASSWORD: &str = "app-secret-pw";
+pub const MD5_USER: &str = "legacy";
+pub const MD5_PASSWORD: &str = "legacy-secret-pw";
+
+/// Knobs the tests turn; everything else is Sluice's default.
+#[derive(Clone)]
+pub struct Options {
+    pub pool_mode: &'static str,
+    pub max_connections: usize,
+    pub borrow_timeout: &'static str,
+    pub login_timeout: &'static str,
+    pub idle_client_timeout: &'static str,
+    pub max_message_size: &'static str,
+    pub max_client_connections: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            pool_mode: "transaction",
+            max_connections: 5,
+            borrow_timeout: "10s",
+            login_timeout: "5s",
+            idle_client_timeout: "30m",
+            max_message_size: "1MiB",
+            max_client_connections: 1000,
+        }
+    }
+}
+
+pub struct Fixture {
+    pub pg: PgCluster,
+    pub addr: SocketAddr,
+    shutdown: ShutdownHandle,
+}
+
+impl Fixture {
+    pub async fn start() -> Fixture {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(opts: Options) -> Fixture {
+        let pg = PgCluster::start().await.unwrap();
+        for (user, pw) in [(APP, APP_PASSWORD), (MD5_USER, MD5_PASSWORD)] {
+            pg.create_user(user, pw).await.unwrap();
+            pg.create_database(user, user).await.unwrap();
+        }
+        let config = config::Config::from_toml_str(&config_toml(&pg, &opts)).unwrap();
+        let proxy = Proxy::bind(config).await.unwrap();
+        let addr = proxy.local_addr();
+        let shutdown = proxy.shutdown_handle();
+        tokio::spawn(proxy.run());
+        Fixture { pg, addr, shutdown }
+    }
+
+    pub fn connstr(&self, user: &str, password: &str, db: &str) -> String {
+        format!(
+            "host={} port={} user={user} password={password} dbname={db} connect_timeout=10",
+            self.addr.ip(),
+            self.addr.port()
+        )
+    }
+
+    /// A tokio-postgres client through Sluice as `app`.
+    pub async fn client(&self) -> Client {
+        self.try_client(APP, APP_PASSWORD).await.unwrap()
+    }
+
+    pub async fn try_client(&self, user: &str, pw: &str) -> Result<Client, tokio_postgres::Error> {
+        let (client, conn) = tokio_postgres::connect(&self.connstr(user, pw, user), NoTls).await?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    /// A superuser client straight to PostgreSQL, to look behind Sluice's back.
+    pub async fn direct_superuser(&self) -> Client {
+        self.pg.superuser().await.unwrap()
+    }
+
+    /// Server backends of `user` as PostgreSQL sees them.
+    pub async fn server_backends(&self, user: &str) -> Vec<(i32, String, Option<String>)> {
+        let admin = self.direct_superuser().await;
+        admin
+            .query(
+                "SELECT pid, state, backend_xid::text FROM pg_stat_activity WHERE usename = $1",
+                &[&user],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, Option<String>>(1).unwrap_or_default(), r.get(2)))
+            .collect()
+    }
+
+    pub fn shutdown(&self) {
+        self.shutdown.shutdown();
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.shutdown.shutdown();
+    }
+}
+
+fn config_toml(pg: &PgCluster, o: &Options) -> String {
+    format!(
+        r#"
+[proxy]
+listen = "127.0.0.1:0"
+pool_mode = "{pool_mode}"
+login_timeout = "{login_timeout}"
+idle_client_timeout = "{idle}"
+max_message_size = "{max_message}"
+max_client_connections = {max_clients}
+shutdown_timeout = "1s"
+
+[database]
+hosts = ["{host}"]
+max_connections = {max_connections}
+connection_borrow_timeout = "{borrow_timeout}"
+
+[[users]]
+name = "{APP}"
+password = "{APP_PASSWORD}"
+
+[[users]]
+name = "{MD5_USER}"
+password = "{MD5_PASSWORD}"
+client_auth = "md5"
+
+[log]
+filter = "warn"
+"#,
+        pool_mode = o.pool_mode,
+        login_timeout = o.login_timeout,
+        idle = o.idle_client_timeout,
+        max_message = o.max_message_size,
+        max_clients = o.max_client_connections,
+        host = pg.addr(),
+        max_connections = o.max_connections,
+        borrow_timeout = o.borrow_timeout,
+    )
+}
+
+/// Polls `check` until it returns true or `within` passes.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// SQLSTATE of a tokio-postgres error, if the server (or Sluice) sent one.
+pub fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
+    e.as_db_error().map(|d| d.code().code().to_owned())
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on Debian/Ubuntu: PostgreSQL 15 server binaries (initdb,
+# pg_ctl, postgres, pgbench, psql). Skips apt when everything is already there.
+set -euo pipefail
+
+have_pg() {
+    for dir in "${PG_BIN:-}" /usr/lib/postgresql/*/bin; do
+        [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pgbench" ] && return 0
+    done
+    return 1
+}
+
+if have_pg && command -v psql >/dev/null && command -v runuser >/dev/null; then
+    echo "PostgreSQL server binaries found"
+else
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "PostgreSQL 15 server binaries are missing; run this script as root or install postgresql-15" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends postgresql-15 postgresql-client-15 util-linux
+fi
+
+if ! command -v cargo >/dev/null; then
+    echo "cargo is missing: install Rust from https://rustup.rs" >&2
+    exit 1
+fi
