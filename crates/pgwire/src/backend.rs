@@ -40,8 +40,12 @@ impl TransactionStatus {
 pub enum Authentication<'a> {
     Ok,
     CleartextPassword,
-    Md5Password { salt: [u8; 4] },
-    Sasl { mechanisms: Vec<&'a str> },
+    Md5Password {
+        salt: [u8; 4],
+    },
+    Sasl {
+        mechanisms: Vec<&'a str>,
+    },
     SaslContinue(&'a [u8]),
     SaslFinal(&'a [u8]),
     /// Kerberos, GSSAPI, SSPI: not something Sluice can answer.
@@ -129,12 +133,21 @@ mod tests {
 
     #[test]
     fn status_and_parameters() {
-        assert_eq!(TransactionStatus::parse(b"T").unwrap(), TransactionStatus::InTransaction);
+        assert_eq!(
+            TransactionStatus::parse(b"T").unwrap(),
+            TransactionStatus::InTransaction
+        );
         assert!(TransactionStatus::parse(b"").is_err());
         assert!(TransactionStatus::parse(b"IT").is_err());
         assert_eq!(parameter_status(b"a\0b\0").unwrap(), ("a", "b"));
         assert!(parameter_status(b"a\0b").is_err());
         let key = backend_key_data(&[0, 0, 0, 1, 255, 255, 255, 255]).unwrap();
-        assert_eq!(key, CancelKey { process_id: 1, secret: -1 });
+        assert_eq!(
+            key,
+            CancelKey {
+                process_id: 1,
+                secret: -1
+            }
+        );
     }
 }

@@ -144,7 +144,10 @@ mod tests {
     fn length_below_four_is_invalid() {
         let buf = [b'Q', 0, 0, 0, 3];
         let err = Frames::new(&buf, 1024).next().unwrap().unwrap_err();
-        assert!(matches!(err, ProtocolError::BadLength { tag: b'Q', len: 3 }));
+        assert!(matches!(
+            err,
+            ProtocolError::BadLength { tag: b'Q', len: 3 }
+        ));
     }
 
     #[test]

@@ -31,7 +31,9 @@ impl<'a> SaslInitialResponse<'a> {
         let len = usize::try_from(len)
             .map_err(|_| ProtocolError::Malformed("SASL initial response without data"))?;
         if data.len() != len {
-            return Err(ProtocolError::Malformed("SASL initial response length mismatch"));
+            return Err(ProtocolError::Malformed(
+                "SASL initial response length mismatch",
+            ));
         }
         Ok(SaslInitialResponse { mechanism, data })
     }

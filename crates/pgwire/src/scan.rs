@@ -112,13 +112,20 @@ mod tests {
     fn tags(scanner: &mut Scanner, buf: &[u8], needs: u8) -> (Vec<Seen<'static>>, usize) {
         let mut seen = Vec::new();
         let n = scanner
-            .scan::<ProtocolError>(buf, |t| t == needs, |_, s| {
-                seen.push(match s {
-                    Seen::Whole(m) => Seen::Partial { tag: m.tag, wire_len: m.wire_len() },
-                    Seen::Partial { tag, wire_len } => Seen::Partial { tag, wire_len },
-                });
-                Ok(())
-            })
+            .scan::<ProtocolError>(
+                buf,
+                |t| t == needs,
+                |_, s| {
+                    seen.push(match s {
+                        Seen::Whole(m) => Seen::Partial {
+                            tag: m.tag,
+                            wire_len: m.wire_len(),
+                        },
+                        Seen::Partial { tag, wire_len } => Seen::Partial { tag, wire_len },
+                    });
+                    Ok(())
+                },
+            )
             .unwrap();
         (seen, n)
     }
@@ -130,7 +137,13 @@ mod tests {
         let mut s = Scanner::new(1 << 20);
         // Half of the DataRow: forwarded at once.
         let (seen, n) = tags(&mut s, &buf[..50], b'Z');
-        assert_eq!(seen, vec![Seen::Partial { tag: b'D', wire_len: 105 }]);
+        assert_eq!(
+            seen,
+            vec![Seen::Partial {
+                tag: b'D',
+                wire_len: 105
+            }]
+        );
         assert_eq!(n, 50);
         assert!(!s.at_boundary());
         // The rest of the row and half of ReadyForQuery: the row's tail goes, Z waits.
@@ -139,7 +152,13 @@ mod tests {
         assert_eq!(n, 55);
         assert!(s.at_boundary());
         let (seen, n) = tags(&mut s, &buf[105..], b'Z');
-        assert_eq!(seen, vec![Seen::Partial { tag: b'Z', wire_len: 6 }]);
+        assert_eq!(
+            seen,
+            vec![Seen::Partial {
+                tag: b'Z',
+                wire_len: 6
+            }]
+        );
         assert_eq!(n, 6);
     }
 
@@ -160,7 +179,10 @@ mod tests {
     fn byte_at_a_time_equals_all_at_once() {
         let mut wire = Vec::new();
         for i in 0..20u8 {
-            wire.extend(msg(if i % 3 == 0 { b'Z' } else { b'D' }, &vec![i; i as usize * 7]));
+            wire.extend(msg(
+                if i % 3 == 0 { b'Z' } else { b'D' },
+                &vec![i; i as usize * 7],
+            ));
         }
         let mut whole = Scanner::new(1 << 20);
         let (all, n) = tags(&mut whole, &wire, b'Z');

@@ -69,12 +69,12 @@ pub fn parse_startup(packet: &[u8]) -> Result<StartupRequest, ProtocolError> {
             process_id: read_u32(rest, 0)? as i32,
             secret: read_u32(rest, 4)? as i32,
         })),
-        _ if (code >> 16) as u16 == PROTOCOL_MAJOR_3 => Ok(StartupRequest::Startup(
-            StartupMessage {
+        _ if (code >> 16) as u16 == PROTOCOL_MAJOR_3 => {
+            Ok(StartupRequest::Startup(StartupMessage {
                 protocol_minor: (code & 0xffff) as u16,
                 params: parse_params(rest)?,
-            },
-        )),
+            }))
+        }
         _ => Err(ProtocolError::UnsupportedProtocol(code)),
     }
 }
@@ -129,10 +129,19 @@ mod tests {
         let gss = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30];
         assert_eq!(parse_startup(&gss).unwrap(), StartupRequest::GssEncRequest);
         let mut buf = BytesMut::new();
-        encode::cancel_request(&mut buf, CancelKey { process_id: 7, secret: -3 });
+        encode::cancel_request(
+            &mut buf,
+            CancelKey {
+                process_id: 7,
+                secret: -3,
+            },
+        );
         assert_eq!(
             parse_startup(&buf).unwrap(),
-            StartupRequest::Cancel(CancelKey { process_id: 7, secret: -3 })
+            StartupRequest::Cancel(CancelKey {
+                process_id: 7,
+                secret: -3
+            })
         );
     }
 

@@ -85,10 +85,17 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_unknown() {
-        for t in [FrontendTag::Query, FrontendTag::Sync, FrontendTag::Terminate] {
+        for t in [
+            FrontendTag::Query,
+            FrontendTag::Sync,
+            FrontendTag::Terminate,
+        ] {
             assert_eq!(FrontendTag::from_byte(t.byte()).unwrap(), t);
         }
-        assert_eq!(BackendTag::from_byte(b'Z').unwrap(), BackendTag::ReadyForQuery);
+        assert_eq!(
+            BackendTag::from_byte(b'Z').unwrap(),
+            BackendTag::ReadyForQuery
+        );
         assert!(FrontendTag::from_byte(b'Z').is_err());
         assert!(BackendTag::from_byte(b'Q').is_err());
     }

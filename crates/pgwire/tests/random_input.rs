@@ -72,7 +72,9 @@ fn scanner_agrees_with_framer_under_any_chunking() {
     let mut rng = Rng(42);
     for _ in 0..2_000 {
         let data = valid_stream(&mut rng);
-        let whole: Vec<u8> = Frames::new(&data, 1 << 16).map(|m| m.unwrap().tag).collect();
+        let whole: Vec<u8> = Frames::new(&data, 1 << 16)
+            .map(|m| m.unwrap().tag)
+            .collect();
         let mut scanner = Scanner::new(1 << 16);
         let mut pending = Vec::new();
         let mut seen = Vec::new();
@@ -82,10 +84,14 @@ fn scanner_agrees_with_framer_under_any_chunking() {
             pending.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
             let n = scanner
-                .scan::<pgwire::ProtocolError>(&pending, |t| t == b'S', |_, s| {
-                    seen.push(s.tag());
-                    Ok(())
-                })
+                .scan::<pgwire::ProtocolError>(
+                    &pending,
+                    |t| t == b'S',
+                    |_, s| {
+                        seen.push(s.tag());
+                        Ok(())
+                    },
+                )
                 .unwrap();
             pending.drain(..n);
         }

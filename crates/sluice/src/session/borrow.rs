@@ -8,10 +8,10 @@ use pool::{BorrowError, Grant};
 use tokio::time::Instant;
 
 use super::give_back::Borrowed;
+use crate::auth::UserEntry;
 use crate::error::humanize;
 use crate::proxy::Shared;
 use crate::upstream::{PoolKey, UpstreamError};
-use crate::auth::UserEntry;
 
 /// Why no server connection could be lent. The client gets an ERROR and stays connected.
 #[derive(Debug)]

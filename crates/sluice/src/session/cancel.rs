@@ -29,11 +29,17 @@ pub struct CancelRoute {
 
 impl CancelRoute {
     pub fn set(&self, route: Option<ServerRoute>) {
-        *self.current.lock().expect("cancel route lock is never poisoned") = route;
+        *self
+            .current
+            .lock()
+            .expect("cancel route lock is never poisoned") = route;
     }
 
     pub fn get(&self) -> Option<ServerRoute> {
-        *self.current.lock().expect("cancel route lock is never poisoned")
+        *self
+            .current
+            .lock()
+            .expect("cancel route lock is never poisoned")
     }
 }
 
@@ -47,7 +53,10 @@ impl CancelRegistry {
     /// Registers a new client under a fresh random key; the returned guard unregisters it.
     pub fn register(self: &Arc<Self>) -> Registration {
         let route = Arc::new(CancelRoute::default());
-        let mut routes = self.routes.lock().expect("cancel registry lock is never poisoned");
+        let mut routes = self
+            .routes
+            .lock()
+            .expect("cancel registry lock is never poisoned");
         let key = loop {
             let key = CancelKey {
                 process_id: rand::random::<i32>() & i32::MAX,
@@ -66,7 +75,10 @@ impl CancelRegistry {
     }
 
     pub fn lookup(&self, key: &CancelKey) -> Option<ServerRoute> {
-        let routes = self.routes.lock().expect("cancel registry lock is never poisoned");
+        let routes = self
+            .routes
+            .lock()
+            .expect("cancel registry lock is never poisoned");
         routes.get(key).and_then(|r| r.get())
     }
 }
@@ -97,11 +109,17 @@ mod tests {
         assert!(registry.lookup(&reg.key).is_none());
         let route = ServerRoute {
             addr: "127.0.0.1:5432".parse().unwrap(),
-            key: CancelKey { process_id: 1, secret: 2 },
+            key: CancelKey {
+                process_id: 1,
+                secret: 2,
+            },
         };
         reg.route.set(Some(route));
         assert_eq!(registry.lookup(&reg.key).unwrap().key, route.key);
-        let wrong = CancelKey { process_id: reg.key.process_id, secret: reg.key.secret ^ 1 };
+        let wrong = CancelKey {
+            process_id: reg.key.process_id,
+            secret: reg.key.secret ^ 1,
+        };
         assert!(registry.lookup(&wrong).is_none());
         let key = reg.key;
         drop(reg);

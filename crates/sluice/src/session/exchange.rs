@@ -87,12 +87,13 @@ impl Exchange {
         match (tag, seen) {
             (BackendTag::ReadyForQuery, Seen::Whole(msg)) => {
                 self.status = TransactionStatus::parse(msg.body)?;
-                self.pending_ready = self.pending_ready.checked_sub(1).ok_or(
-                    ProtocolError::Unexpected {
-                        tag: msg.tag,
-                        context: "from the server: ReadyForQuery nobody asked for",
-                    },
-                )?;
+                self.pending_ready =
+                    self.pending_ready
+                        .checked_sub(1)
+                        .ok_or(ProtocolError::Unexpected {
+                            tag: msg.tag,
+                            context: "from the server: ReadyForQuery nobody asked for",
+                        })?;
             }
             (BackendTag::ErrorResponse, Seen::Whole(msg)) => {
                 let fields = ErrorFields::parse(msg.body)?;

@@ -38,7 +38,12 @@ pub fn give_back(server: Borrowed, ex: Exchange, scanner: Scanner, leaving: Leav
     }
     tokio::spawn(async move {
         let mut server = server;
-        match tokio::time::timeout(CLEANUP_TIMEOUT, bring_to_idle(&mut server, ex, scanner, leaving)).await {
+        match tokio::time::timeout(
+            CLEANUP_TIMEOUT,
+            bring_to_idle(&mut server, ex, scanner, leaving),
+        )
+        .await
+        {
             Ok(Ok(())) => {
                 tracing::debug!("server connection rolled back after its client left");
                 server.give_back();
@@ -115,7 +120,9 @@ async fn drain(
             .map_err(std::io::Error::other)?;
         bytes::Buf::advance(&mut server.rbuf, used);
         if ex.fatal_seen || ex.copy_in {
-            return Err(std::io::Error::other("server cannot be brought back to idle"));
+            return Err(std::io::Error::other(
+                "server cannot be brought back to idle",
+            ));
         }
         if ex.pending_ready > 0 && (used == 0 || server.rbuf.is_empty()) {
             server.rbuf.reserve(8 * 1024);

@@ -60,14 +60,15 @@ pub async fn relay(
             }
         }
         if to_client.is_empty() && !server.rbuf.is_empty() {
-            let ready = match scanners.server.scan(
-                &server.rbuf,
-                Exchange::server_needs_body,
-                |_, seen| ex.server_message(seen),
-            ) {
-                Ok(ready) => ready,
-                Err(e) => return RelayEnd::ServerProtocol(e),
-            };
+            let ready =
+                match scanners
+                    .server
+                    .scan(&server.rbuf, Exchange::server_needs_body, |_, seen| {
+                        ex.server_message(seen)
+                    }) {
+                    Ok(ready) => ready,
+                    Err(e) => return RelayEnd::ServerProtocol(e),
+                };
             to_client = server.rbuf.split_to(ready);
         }
         if let Err(end) = write_now(server, &mut to_server, client, &mut to_client) {

@@ -33,6 +33,8 @@ pub enum UpstreamError {
     Scram(#[from] ScramError),
     #[error("server protocol violation: {0}")]
     Protocol(#[from] ProtocolError),
+    #[error("no server connection became available within {waited:?}")]
+    PoolExhausted { waited: Duration },
     #[error("server returned an unexpected reply: {0}")]
     UnexpectedReply(&'static str),
 }
@@ -44,7 +46,10 @@ impl UpstreamError {
             UpstreamError::Rejected(server) if server.code.starts_with("28") => ErrorFields::new(
                 severity,
                 SqlState::SQLSERVER_REJECTED_ESTABLISHMENT_OF_SQLCONNECTION,
-                format!("the database server rejected Sluice's login: {}", server.message),
+                format!(
+                    "the database server rejected Sluice's login: {}",
+                    server.message
+                ),
             )
             .with_hint("check the password of this user in Sluice's [[users]] configuration"),
             // Database does not exist, too many connections, starting up, ...: the server's words.
@@ -52,6 +57,14 @@ impl UpstreamError {
                 severity,
                 ..server.clone()
             },
+            UpstreamError::PoolExhausted { waited } => ErrorFields::new(
+                severity,
+                SqlState::TOO_MANY_CONNECTIONS,
+                format!(
+                    "no server connection available within connection_borrow_timeout ({})",
+                    crate::error::humanize(*waited)
+                ),
+            ),
             other => ErrorFields::new(
                 severity,
                 SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,

@@ -63,16 +63,18 @@ async fn authenticate(
             }
             Authentication::Sasl { mechanisms } => {
                 if !mechanisms.contains(&SCRAM_SHA_256) {
-                    return Err(UpstreamError::UnexpectedReply("no SASL mechanism Sluice speaks"));
+                    return Err(UpstreamError::UnexpectedReply(
+                        "no SASL mechanism Sluice speaks",
+                    ));
                 }
                 let client = ScramClient::new(password);
                 encode::sasl_initial_response(&mut out, SCRAM_SHA_256, &client.client_first());
                 scram = Some(client);
             }
             Authentication::SaslContinue(data) => {
-                let client = scram.as_mut().ok_or(UpstreamError::UnexpectedReply(
-                    "SASLContinue without SASL",
-                ))?;
+                let client = scram
+                    .as_mut()
+                    .ok_or(UpstreamError::UnexpectedReply("SASLContinue without SASL"))?;
                 let reply = client.server_first_with_cache(data, key_cache)?;
                 encode::sasl_response(&mut out, &reply);
             }

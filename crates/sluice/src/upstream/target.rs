@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use config::{DatabaseConfig, Secret};
 use pgwire::auth::ScramKeyCache;
-use pool::{Group, Limits};
+use pool::{Grant, Group, Limits, Pooled};
 use tokio::sync::OnceCell;
 
 use super::{connect, ConnectParams, ServerConn, UpstreamError};
@@ -35,13 +35,13 @@ pub struct Target {
     settings: DatabaseConfig,
     server_max_connections: OnceCell<u32>,
     // std Mutex: held only to clone an Arc in or out, never across an await.
-    params: Mutex<HashMap<PoolKey, ServerParams>>,
+    params: Mutex<HashMap<PoolKey, Arc<OnceCell<ServerParams>>>>,
 }
 
 impl Target {
     pub fn new(settings: DatabaseConfig) -> Self {
         // Until the server's max_connections is known, allow one connection: the first login
-        // discovers the real limit before anything else borrows.
+        // discovers the real limit with it.
         let limits = limits_for(&settings, None);
         Target {
             pool: Group::new(limits),
@@ -85,47 +85,84 @@ impl Target {
         Err(last_error.unwrap_or(UpstreamError::UnexpectedReply("no hosts configured")))
     }
 
-    /// Server parameters for a client login to `key`. The first login for a key opens a server
-    /// connection (which also checks that the database and credentials work) and pools it;
-    /// later logins are answered from the cache without touching the server.
+    /// Server parameters for a client login to `key`. The first login for a key borrows a
+    /// server connection through the pool (which also checks that the database and credentials
+    /// work) and reads them from it; concurrent first logins wait for that one; later logins are
+    /// answered from the cache without touching the server.
     pub async fn params_for(
         &self,
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<ServerParams, UpstreamError> {
-        if let Some(params) = self.cached_params(key) {
-            return Ok(params);
+        let cell = self.params_cell(key);
+        if let Some(params) = cell.get() {
+            return Ok(params.clone());
         }
         self.discover_limits(key, creds).await?;
-        let conn = self.open(key, creds).await?;
-        let params: ServerParams = conn.params.clone().into();
-        self.remember_params(key, &params);
-        conn.terminate().await;
-        Ok(params)
+        let found = cell
+            .get_or_try_init(|| async {
+                let conn = self.borrow_for_login(key, creds).await?;
+                let params: ServerParams = conn.params.clone().into();
+                conn.give_back();
+                Ok(params)
+            })
+            .await
+            .cloned();
+        if found.is_err() {
+            // A database that does not exist must not leave an entry behind per attempt.
+            self.forget_params(key);
+        }
+        found
     }
 
-    pub fn cached_params(&self, key: &PoolKey) -> Option<ServerParams> {
+    fn forget_params(&self, key: &PoolKey) {
+        let mut params = self
+            .params
+            .lock()
+            .expect("params lock is never poisoned: no panics while held");
+        if params.get(key).is_some_and(|cell| cell.get().is_none()) {
+            params.remove(key);
+        }
+    }
+
+    fn params_cell(&self, key: &PoolKey) -> Arc<OnceCell<ServerParams>> {
         self.params
             .lock()
             .expect("params lock is never poisoned: no panics while held")
-            .get(key)
-            .cloned()
+            .entry(key.clone())
+            .or_default()
+            .clone()
     }
 
-    pub fn remember_params(&self, key: &PoolKey, params: &ServerParams) {
-        self.params
-            .lock()
-            .expect("params lock is never poisoned: no panics while held")
-            .insert(key.clone(), params.clone());
+    /// A connection for Sluice's own use at login, through the pool and its limits.
+    async fn borrow_for_login(
+        &self,
+        key: &PoolKey,
+        creds: &Credentials,
+    ) -> Result<Pooled<PoolKey, ServerConn>, UpstreamError> {
+        let timeout = self.settings.connection_borrow_timeout;
+        loop {
+            match self.pool.borrow(key, timeout).await {
+                Ok(Grant::Idle(conn)) if conn.is_healthy_when_idle() => return Ok(conn),
+                Ok(Grant::Idle(conn)) => conn.discard("closed by the server while idle"),
+                Ok(Grant::Slot(slot)) => return Ok(slot.fill(self.open(key, creds).await?)),
+                Err(_) => return Err(UpstreamError::PoolExhausted { waited: timeout }),
+            }
+        }
     }
 
-    /// Reads the server's max_connections once and sizes the pool from it.
-    async fn discover_limits(&self, key: &PoolKey, creds: &Credentials) -> Result<(), UpstreamError> {
+    /// Reads the server's max_connections once and sizes the pool from it. Until then the pool
+    /// allows a single connection: this one.
+    async fn discover_limits(
+        &self,
+        key: &PoolKey,
+        creds: &Credentials,
+    ) -> Result<(), UpstreamError> {
         self.server_max_connections
             .get_or_try_init(|| async {
-                let mut conn = self.open(key, creds).await?;
+                let mut conn = self.borrow_for_login(key, creds).await?;
                 let rows = conn.simple_query("SHOW max_connections").await?;
-                conn.terminate().await;
+                conn.give_back();
                 let max = rows
                     .first()
                     .and_then(|v| v.as_deref())
@@ -148,7 +185,8 @@ impl Target {
 
 /// max_connections_percent of the server's max_connections, capped by max_connections.
 fn limits_for(settings: &DatabaseConfig, server_max: Option<u32>) -> Limits {
-    let percent_of = |percent: u8| server_max.map_or(1, |max| max as usize * percent as usize / 100);
+    let percent_of =
+        |percent: u8| server_max.map_or(1, |max| max as usize * percent as usize / 100);
     let cap = settings.max_connections.unwrap_or(usize::MAX);
     let max_size = percent_of(settings.max_connections_percent).clamp(1, cap);
     let max_idle = percent_of(settings.max_idle_connections_percent).min(max_size);
@@ -168,7 +206,8 @@ mod tests {
         let toml = format!(
             "[database]\nhosts=[\"127.0.0.1:5432\"]\nmax_connections_percent={percent}\n\
              max_idle_connections_percent={idle}\n{}\n[[users]]\nname=\"a\"\npassword=\"b\"\n",
-            cap.map(|c| format!("max_connections={c}")).unwrap_or_default()
+            cap.map(|c| format!("max_connections={c}"))
+                .unwrap_or_default()
         );
         config::Config::from_toml_str(&toml).unwrap().database
     }

@@ -31,7 +31,7 @@ impl Default for Options {
             pool_mode: "transaction",
             max_connections: 5,
             borrow_timeout: "10s",
-            login_timeout: "5s",
+            login_timeout: "15s",
             idle_client_timeout: "30m",
             max_message_size: "1MiB",
             max_client_connections: 1000,
@@ -99,7 +99,13 @@ impl Fixture {
             .await
             .unwrap()
             .iter()
-            .map(|r| (r.get(0), r.get::<_, Option<String>>(1).unwrap_or_default(), r.get(2)))
+            .map(|r| {
+                (
+                    r.get(0),
+                    r.get::<_, Option<String>>(1).unwrap_or_default(),
+                    r.get(2),
+                )
+            })
             .collect()
     }
 
@@ -173,4 +179,20 @@ where
 /// SQLSTATE of a tokio-postgres error, if the server (or Sluice) sent one.
 pub fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
     e.as_db_error().map(|d| d.code().code().to_owned())
+}
+
+/// One row, through the unnamed statement (Parse, Bind, Execute, Sync in one batch). Named
+/// prepared statements that outlive a transaction need statement tracking (not built yet), so
+/// the pooling tests avoid them.
+pub async fn one(
+    client: &Client,
+    sql: &str,
+    params: &[(
+        &(dyn tokio_postgres::types::ToSql + Sync),
+        tokio_postgres::types::Type,
+    )],
+) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+    let mut rows = client.query_typed(sql, params).await?;
+    assert_eq!(rows.len(), 1, "expected one row from {sql}");
+    Ok(rows.remove(0))
 }
