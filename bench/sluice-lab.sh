@@ -14,6 +14,7 @@ max_client_connections = 20000
 [database]
 hosts = ["127.0.0.1:$pg_port"]
 max_connections = $pool_size
+max_connections_percent = 100
 max_idle_connections_percent = 100
 
 [[users]]

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use pgwire::{encode, ErrorFields, Frames, FrontendTag};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::error::SessionError;
+use crate::session::io::{try_read_into, Read};
 
-const READ_CHUNK: usize = 8 * 1024;
 /// A FATAL goes out best-effort: a client that does not read it is not waited for.
 const FATAL_SEND_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -38,11 +38,17 @@ impl ClientConn {
 
     /// Reads whatever the client sent next into `rbuf`.
     pub async fn read_more(&mut self) -> Result<(), SessionError> {
-        self.rbuf.reserve(READ_CHUNK);
-        match self.stream.read_buf(&mut self.rbuf).await {
-            Ok(0) => Err(SessionError::ClientGone),
-            Ok(_) => Ok(()),
-            Err(e) => Err(SessionError::ClientIo(e)),
+        loop {
+            self.stream
+                .readable()
+                .await
+                .map_err(SessionError::ClientIo)?;
+            match try_read_into(&self.stream, &mut self.rbuf) {
+                Ok(Read::Data) => return Ok(()),
+                Ok(Read::WouldBlock) => continue,
+                Ok(Read::Eof) => return Err(SessionError::ClientGone),
+                Err(e) => return Err(SessionError::ClientIo(e)),
+            }
         }
     }
 

@@ -5,6 +5,7 @@ mod borrow;
 pub mod cancel;
 mod exchange;
 mod give_back;
+pub(crate) mod io;
 mod login;
 mod refuse;
 mod relay;
@@ -54,7 +55,9 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 
 async fn run(shared: &Shared, client: &mut ClientConn) -> Result<(), SessionError> {
     let deadline = shared.config.proxy.login_timeout;
-    let login = tokio::time::timeout(deadline, login::login(shared, client))
+    // Boxed, like the other stages below: an idle session's task then holds only the small
+    // waiting state, not the largest stage's (memory per idle client).
+    let login = tokio::time::timeout(deadline, Box::pin(login::login(shared, client)))
         .await
         .map_err(|_| SessionError::LoginTimeout(deadline))??;
     let Some(login) = login else {
@@ -139,16 +142,16 @@ impl<'a> Session<'a> {
             if self.client.rbuf[0] == FrontendTag::Terminate.byte() {
                 return Ok(());
             }
-            let server = match borrow::borrow(self.shared, &self.login.key, &self.login.user).await
-            {
+            let borrowing = borrow::borrow(self.shared, &self.login.key, &self.login.user);
+            let server = match Box::pin(borrowing).await {
                 Ok(server) => server,
                 Err(failure) => {
                     let error = failure.client_error(self.shared);
-                    refuse::refuse_request(self.client, &error).await?;
+                    Box::pin(refuse::refuse_request(self.client, &error)).await?;
                     continue;
                 }
             };
-            if self.transaction(server).await? == After::Terminated {
+            if Box::pin(self.transaction(server)).await? == After::Terminated {
                 return Ok(());
             }
         }
@@ -217,15 +220,12 @@ impl<'a> Session<'a> {
                 return Err(SessionError::Shutdown);
             }
             tokio::select! {
-                readable = self.client.stream.readable() => {
-                    readable.map_err(SessionError::ClientIo)?;
-                }
+                read = self.client.read_more() => read?,
                 _ = sleep_or_forever(idle_timeout) => {
                     return Err(SessionError::IdleTimeout(idle_timeout.unwrap_or_default()));
                 }
                 _ = self.shutdown.changed() => return Err(SessionError::Shutdown),
             }
-            self.client.read_more().await?;
         }
         Ok(())
     }

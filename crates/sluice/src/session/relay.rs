@@ -1,16 +1,18 @@
 //! Relaying one borrowed server connection: bytes flow both ways as they arrive, scanned on
 //! headers only, until the server is idle again (transaction mode) or the client leaves.
+//!
+//! Forwarding is zero-copy: scanned bytes are written straight from the read buffer of one side
+//! to the other socket. A side is read again only once its previous bytes are written, which is
+//! the backpressure in both directions.
 
-use bytes::{Buf, BytesMut};
 use pgwire::scan::{Scanner, Seen};
 use pgwire::ProtocolError;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::exchange::{ClientStep, Exchange};
+use super::io::{try_read_into, try_write_from, Read};
 use crate::accept::ClientConn;
 use crate::upstream::ServerConn;
-
-const READ_CHUNK: usize = 16 * 1024;
 
 /// Why the relay stopped.
 #[derive(Debug)]
@@ -35,6 +37,14 @@ pub struct Scanners {
     pub server: Scanner,
 }
 
+/// Bytes at the front of each read buffer that are scanned and due to the other side.
+#[derive(Default)]
+struct Due {
+    to_server: usize,
+    to_client: usize,
+    terminated: bool,
+}
+
 /// Relays until `Idle` (only when `release_when_idle`) or an end.
 pub async fn relay(
     client: &mut ClientConn,
@@ -43,56 +53,62 @@ pub async fn relay(
     scanners: &mut Scanners,
     release_when_idle: bool,
 ) -> RelayEnd {
-    let mut to_server = BytesMut::new();
-    let mut to_client = BytesMut::new();
-    let mut terminated = false;
+    let mut due = Due::default();
     loop {
-        if to_server.is_empty() && !terminated && !client.rbuf.is_empty() {
-            match scan_client(client, &mut scanners.client, ex) {
-                Ok((ready, step)) => {
-                    to_server = client.rbuf.split_to(ready);
-                    if step == ClientStep::Terminate {
-                        terminated = true;
-                        client.rbuf.clear();
-                    }
-                }
-                Err(e) => return RelayEnd::ClientProtocol(e),
-            }
-        }
-        if to_client.is_empty() && !server.rbuf.is_empty() {
-            let ready =
-                match scanners
-                    .server
-                    .scan(&server.rbuf, Exchange::server_needs_body, |_, seen| {
-                        ex.server_message(seen)
-                    }) {
-                    Ok(ready) => ready,
-                    Err(e) => return RelayEnd::ServerProtocol(e),
-                };
-            to_client = server.rbuf.split_to(ready);
-        }
-        if let Err(end) = write_now(server, &mut to_server, client, &mut to_client) {
+        if let Err(end) = scan(client, server, ex, scanners, &mut due) {
             return end;
         }
-        if to_server.is_empty() && to_client.is_empty() {
-            if terminated {
+        if let Err(end) = write_now(client, server, &mut due) {
+            return end;
+        }
+        if due.to_server == 0 && due.to_client == 0 {
+            if due.terminated {
                 return RelayEnd::ClientTerminated;
             }
-            if release_when_idle && ex.is_idle() && client.rbuf.is_empty() && server.rbuf.is_empty()
-            {
+            let quiet = client.rbuf.is_empty() && server.rbuf.is_empty();
+            if release_when_idle && quiet && ex.is_idle() {
                 return RelayEnd::Idle;
             }
         }
-        if let Err(end) = wait(client, server, &mut to_server, &mut to_client, terminated).await {
+        if let Err(end) = wait(client, server, &mut due).await {
             if matches!(end, RelayEnd::ServerLost(_)) {
-                flush_before_close(client, &mut to_client).await;
+                flush_before_close(client, server, &mut due).await;
             }
             return end;
         }
     }
 }
 
-/// Scans the client's bytes; stops at Terminate, which is not forwarded.
+/// Scans newly read bytes of each side whose previous bytes are all written.
+fn scan(
+    client: &mut ClientConn,
+    server: &mut ServerConn,
+    ex: &mut Exchange,
+    scanners: &mut Scanners,
+    due: &mut Due,
+) -> Result<(), RelayEnd> {
+    if due.to_server == 0 && !due.terminated && !client.rbuf.is_empty() {
+        let (ready, step) =
+            scan_client(client, &mut scanners.client, ex).map_err(RelayEnd::ClientProtocol)?;
+        due.to_server = ready;
+        if step == ClientStep::Terminate {
+            due.terminated = true;
+            // The Terminate and anything after it are not the server's business.
+            client.rbuf.truncate(ready);
+        }
+    }
+    if due.to_client == 0 && !server.rbuf.is_empty() {
+        due.to_client = scanners
+            .server
+            .scan(&server.rbuf, Exchange::server_needs_body, |_, seen| {
+                ex.server_message(seen)
+            })
+            .map_err(RelayEnd::ServerProtocol)?;
+    }
+    Ok(())
+}
+
+/// Scans the client's bytes; stops at Terminate.
 fn scan_client(
     client: &ClientConn,
     scanner: &mut Scanner,
@@ -118,63 +134,53 @@ fn scan_client(
     })
 }
 
-/// Writes what the sockets take without waiting: in the common case one request and one reply
-/// need no trip through the select below.
+/// Writes what the sockets take without waiting: in the common case a request and its reply
+/// each go out in one system call, with no trip through the select below.
 fn write_now(
-    server: &mut ServerConn,
-    to_server: &mut BytesMut,
     client: &mut ClientConn,
-    to_client: &mut BytesMut,
+    server: &mut ServerConn,
+    due: &mut Due,
 ) -> Result<(), RelayEnd> {
-    try_write(&server.stream, to_server).map_err(|e| RelayEnd::ServerLost(e.to_string()))?;
-    try_write(&client.stream, to_client).map_err(|_| RelayEnd::ClientGone)
-}
-
-fn try_write(stream: &tokio::net::TcpStream, buf: &mut BytesMut) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        match stream.try_write(buf) {
-            Ok(n) => buf.advance(n),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(e) => return Err(e),
-        }
+    if due.to_server > 0 {
+        due.to_server -= try_write_from(&server.stream, &mut client.rbuf, due.to_server)
+            .map_err(|e| RelayEnd::ServerLost(e.to_string()))?;
+    }
+    if due.to_client > 0 {
+        due.to_client -= try_write_from(&client.stream, &mut server.rbuf, due.to_client)
+            .map_err(|_| RelayEnd::ClientGone)?;
     }
     Ok(())
 }
 
-/// Waits for the next thing to do: a socket ready to take pending bytes, or new bytes to read.
-/// A direction reads only once its previous bytes are written (backpressure both ways).
+/// Waits for one socket to become ready for what is pending, then does that one thing.
 async fn wait(
     client: &mut ClientConn,
     server: &mut ServerConn,
-    to_server: &mut BytesMut,
-    to_client: &mut BytesMut,
-    terminated: bool,
+    due: &mut Due,
 ) -> Result<(), RelayEnd> {
-    let (mut client_read, mut client_write) = client.stream.split();
-    let (mut server_read, mut server_write) = server.stream.split();
-    if to_server.is_empty() {
-        client.rbuf.reserve(READ_CHUNK);
-    }
-    if to_client.is_empty() {
-        server.rbuf.reserve(READ_CHUNK);
-    }
-    let server_lost = |e: std::io::Error| RelayEnd::ServerLost(e.to_string());
+    let lost = |e: std::io::Error| RelayEnd::ServerLost(e.to_string());
     tokio::select! {
         biased;
-        r = server_write.write_buf(to_server), if !to_server.is_empty() => {
-            r.map_err(server_lost)?;
+        r = server.stream.writable(), if due.to_server > 0 => {
+            r.map_err(lost)?;
+            due.to_server -= try_write_from(&server.stream, &mut client.rbuf, due.to_server).map_err(lost)?;
         }
-        r = client_write.write_buf(to_client), if !to_client.is_empty() => {
+        r = client.stream.writable(), if due.to_client > 0 => {
             r.map_err(|_| RelayEnd::ClientGone)?;
+            due.to_client -= try_write_from(&client.stream, &mut server.rbuf, due.to_client)
+                .map_err(|_| RelayEnd::ClientGone)?;
         }
-        r = server_read.read_buf(&mut server.rbuf), if to_client.is_empty() => {
-            if r.map_err(server_lost)? == 0 {
+        r = server.stream.readable(), if due.to_client == 0 => {
+            r.map_err(lost)?;
+            if let Read::Eof = try_read_into(&server.stream, &mut server.rbuf).map_err(lost)? {
                 return Err(RelayEnd::ServerLost("server closed the connection".into()));
             }
         }
-        r = client_read.read_buf(&mut client.rbuf), if to_server.is_empty() && !terminated => {
-            if r.map_err(|_| RelayEnd::ClientGone)? == 0 {
-                return Err(RelayEnd::ClientGone);
+        r = client.stream.readable(), if due.to_server == 0 && !due.terminated => {
+            r.map_err(|_| RelayEnd::ClientGone)?;
+            match try_read_into(&client.stream, &mut client.rbuf) {
+                Ok(Read::Eof) | Err(_) => return Err(RelayEnd::ClientGone),
+                Ok(_) => {}
             }
         }
     }
@@ -182,8 +188,9 @@ async fn wait(
 }
 
 /// The server is gone: make sure what it said last (often its FATAL) reaches the client.
-async fn flush_before_close(client: &mut ClientConn, to_client: &mut BytesMut) {
-    let write = client.stream.write_all(to_client);
+async fn flush_before_close(client: &mut ClientConn, server: &mut ServerConn, due: &mut Due) {
+    let last_words = &server.rbuf[..due.to_client];
+    let write = client.stream.write_all(last_words);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), write).await;
-    to_client.clear();
+    due.to_client = 0;
 }
