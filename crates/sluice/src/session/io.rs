@@ -7,9 +7,8 @@ use std::io::ErrorKind;
 use bytes::{Buf, BytesMut};
 use tokio::net::TcpStream;
 
-/// Reads into a stack buffer and appends only what arrived: an idle client's buffer can then be
-/// given back to the allocator without a large reservation on every request.
-const SCRATCH: usize = 8 * 1024;
+/// Room made in a read buffer before each read.
+const READ_CHUNK: usize = 8 * 1024;
 
 /// Outcome of a non-blocking read.
 pub enum Read {
@@ -20,13 +19,10 @@ pub enum Read {
 
 /// Reads what is available without waiting.
 pub fn try_read_into(stream: &TcpStream, buf: &mut BytesMut) -> std::io::Result<Read> {
-    let mut scratch = [0u8; SCRATCH];
-    match stream.try_read(&mut scratch) {
+    buf.reserve(READ_CHUNK);
+    match stream.try_read_buf(buf) {
         Ok(0) => Ok(Read::Eof),
-        Ok(n) => {
-            buf.extend_from_slice(&scratch[..n]);
-            Ok(Read::Data)
-        }
+        Ok(_) => Ok(Read::Data),
         Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Read::WouldBlock),
         Err(e) => Err(e),
     }
@@ -51,4 +47,11 @@ pub fn try_write_from(
         }
     }
     Ok(written)
+}
+
+/// True if the reactor has seen the socket become readable (data or EOF) since it was last
+/// drained. Asks tokio's cached readiness with a no-op waker: no system call in the common case.
+pub fn readiness_seen(stream: &TcpStream) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    stream.poll_read_ready(&mut cx).is_ready()
 }

@@ -10,7 +10,9 @@ mod login;
 mod refuse;
 mod relay;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use config::PoolMode;
 use pgwire::scan::Scanner;
 use pgwire::FrontendTag;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use self::cancel::ServerRoute;
@@ -117,7 +120,44 @@ struct Session<'a> {
     client: &'a mut ClientConn,
     login: LoggedIn,
     scanners: Scanners,
-    shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Armed once and kept across requests: re-arming a timer and re-registering for the
+    /// shutdown signal on every transaction would cost more than the transaction's own work.
+    idle: IdleTimer,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+/// idle_client_timeout, checked lazily: the timer fires at most once per timeout period and
+/// re-arms itself if the client was active meanwhile.
+struct IdleTimer {
+    timeout: Option<Duration>,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    idle_since: Instant,
+}
+
+impl IdleTimer {
+    fn new(timeout: Option<Duration>) -> Self {
+        let far = Duration::from_secs(86_400 * 365);
+        IdleTimer {
+            timeout,
+            sleep: Box::pin(tokio::time::sleep(timeout.unwrap_or(far))),
+            idle_since: Instant::now(),
+        }
+    }
+
+    /// Resolves once the client has been idle (since `idle_since`) for the whole timeout.
+    async fn expired(&mut self) -> Duration {
+        let Some(timeout) = self.timeout else {
+            return std::future::pending().await;
+        };
+        loop {
+            self.sleep.as_mut().await;
+            let due = self.idle_since + timeout;
+            if Instant::now() >= due {
+                return timeout;
+            }
+            self.sleep.as_mut().reset(due);
+        }
+    }
 }
 
 impl<'a> Session<'a> {
@@ -132,7 +172,8 @@ impl<'a> Session<'a> {
                 // The server is trusted with large rows; its messages are streamed, not held.
                 server: Scanner::new(usize::MAX),
             },
-            shutdown: shared.shutdown.clone(),
+            idle: IdleTimer::new(shared.config.proxy.idle_client_timeout),
+            shutdown: Box::pin(shutdown_signal(shared.shutdown.clone())),
         }
     }
 
@@ -214,17 +255,13 @@ impl<'a> Session<'a> {
             return Ok(());
         }
         self.client.release_buffers();
-        let idle_timeout = self.shared.config.proxy.idle_client_timeout;
+        self.idle.idle_since = Instant::now();
         while self.client.rbuf.len() < HEADER {
-            if *self.shutdown.borrow() {
-                return Err(SessionError::Shutdown);
-            }
             tokio::select! {
+                biased;
+                _ = self.shutdown.as_mut() => return Err(SessionError::Shutdown),
                 read = self.client.read_more() => read?,
-                _ = sleep_or_forever(idle_timeout) => {
-                    return Err(SessionError::IdleTimeout(idle_timeout.unwrap_or_default()));
-                }
-                _ = self.shutdown.changed() => return Err(SessionError::Shutdown),
+                timeout = self.idle.expired() => return Err(SessionError::IdleTimeout(timeout)),
             }
         }
         Ok(())
@@ -238,9 +275,12 @@ enum After {
     Terminated,
 }
 
-async fn sleep_or_forever(timeout: Option<Duration>) {
-    match timeout {
-        Some(t) => tokio::time::sleep(t).await,
-        None => std::future::pending().await,
+/// Resolves once shutdown is requested, and keeps resolving immediately after that.
+async fn shutdown_signal(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            // The supervisor is gone without a signal: nothing left to wait for.
+            std::future::pending::<()>().await;
+        }
     }
 }

@@ -88,6 +88,10 @@ impl ServerConn {
     /// True if an idle connection still looks usable: no EOF and no unexpected bytes (a server
     /// that is shutting down or terminated us sends a FATAL and closes).
     pub fn is_healthy_when_idle(&self) -> bool {
+        // Nothing arrived while idle (the common case): healthy, without a system call.
+        if !crate::session::io::readiness_seen(&self.stream) {
+            return true;
+        }
         let mut probe = [0u8; 1];
         matches!(
             self.stream.try_read(&mut probe),
