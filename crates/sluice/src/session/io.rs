@@ -7,8 +7,14 @@ use std::io::ErrorKind;
 use bytes::{Buf, BytesMut};
 use tokio::net::TcpStream;
 
-/// Room made in a read buffer before each read.
-const READ_CHUNK: usize = 8 * 1024;
+/// A buffer with this much free room is read into directly.
+const DIRECT_MIN: usize = 2 * 1024;
+/// Otherwise a small read goes through the stack first and only what arrived is kept: most
+/// requests are a few hundred bytes, and thousands of clients must not each pin a large buffer
+/// (nor fragment the heap with them). A read that fills the scratch means bulk data (COPY, big
+/// statements): then the buffer grows to this and later reads go straight into it.
+const SCRATCH: usize = 2 * 1024;
+const BULK: usize = 32 * 1024;
 
 /// Outcome of a non-blocking read.
 pub enum Read {
@@ -19,8 +25,22 @@ pub enum Read {
 
 /// Reads what is available without waiting.
 pub fn try_read_into(stream: &TcpStream, buf: &mut BytesMut) -> std::io::Result<Read> {
-    buf.reserve(READ_CHUNK);
-    match stream.try_read_buf(buf) {
+    if buf.capacity() - buf.len() >= DIRECT_MIN {
+        return classify(stream.try_read_buf(buf));
+    }
+    let mut scratch = [0u8; SCRATCH];
+    let read = stream.try_read(&mut scratch);
+    if let Ok(n) = read {
+        if n == SCRATCH {
+            buf.reserve(BULK);
+        }
+        buf.extend_from_slice(&scratch[..n]);
+    }
+    classify(read)
+}
+
+fn classify(read: std::io::Result<usize>) -> std::io::Result<Read> {
+    match read {
         Ok(0) => Ok(Read::Eof),
         Ok(_) => Ok(Read::Data),
         Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Read::WouldBlock),
