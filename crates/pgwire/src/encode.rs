@@ -149,6 +149,53 @@ pub fn sasl_response(buf: &mut BytesMut, data: &[u8]) {
     frontend(buf, FrontendTag::Password, |b| b.put_slice(data));
 }
 
+/// Parse with `definition` = query, NUL, parameter count and types, exactly as a client sent it.
+pub fn parse(buf: &mut BytesMut, name: &str, definition: &[u8]) {
+    frontend(buf, FrontendTag::Parse, |b| {
+        cstr(b, name);
+        b.put_slice(definition);
+    });
+}
+
+/// Bind with `rest` = everything after the statement name, as the client sent it.
+pub fn bind(buf: &mut BytesMut, portal: &str, statement: &str, rest: &[u8]) {
+    frontend(buf, FrontendTag::Bind, |b| {
+        cstr(b, portal);
+        cstr(b, statement);
+        b.put_slice(rest);
+    });
+}
+
+pub fn describe(buf: &mut BytesMut, target: crate::frontend::Target, name: &str) {
+    frontend(buf, FrontendTag::Describe, |b| {
+        describe_or_close_body(b, target, name)
+    });
+}
+
+pub fn close(buf: &mut BytesMut, target: crate::frontend::Target, name: &str) {
+    frontend(buf, FrontendTag::Close, |b| {
+        describe_or_close_body(b, target, name)
+    });
+}
+
+fn describe_or_close_body(b: &mut BytesMut, target: crate::frontend::Target, name: &str) {
+    b.put_u8(match target {
+        crate::frontend::Target::Statement => b'S',
+        crate::frontend::Target::Portal => b'P',
+    });
+    cstr(b, name);
+}
+
+/// ParseComplete, as Sluice answers for a statement the server already has.
+pub fn parse_complete(buf: &mut BytesMut) {
+    backend(buf, BackendTag::ParseComplete, |_| {});
+}
+
+/// CloseComplete, as Sluice answers for a Close it handles itself.
+pub fn close_complete(buf: &mut BytesMut) {
+    backend(buf, BackendTag::CloseComplete, |_| {});
+}
+
 pub fn query(buf: &mut BytesMut, sql: &str) {
     frontend(buf, FrontendTag::Query, |b| cstr(b, sql));
 }

@@ -39,6 +39,69 @@ impl<'a> SaslInitialResponse<'a> {
     }
 }
 
+/// The parts of a Parse body: statement name, and everything after it (query, parameter types).
+pub struct Parse<'a> {
+    pub name: &'a str,
+    pub query: &'a str,
+    /// The query and the parameter types, exactly as sent: what makes two statements the same.
+    pub definition: &'a [u8],
+}
+
+impl<'a> Parse<'a> {
+    pub fn decode(body: &'a [u8]) -> Result<Self, ProtocolError> {
+        let (name, definition) = read::cstr(body)?;
+        let (query, _) = read::cstr(definition)?;
+        Ok(Parse {
+            name,
+            query,
+            definition,
+        })
+    }
+}
+
+/// The parts of a Bind body Sluice rewrites: portal, statement, and the rest untouched.
+pub struct Bind<'a> {
+    pub portal: &'a str,
+    pub statement: &'a str,
+    pub rest: &'a [u8],
+}
+
+impl<'a> Bind<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, ProtocolError> {
+        let (portal, rest) = read::cstr(body)?;
+        let (statement, rest) = read::cstr(rest)?;
+        Ok(Bind {
+            portal,
+            statement,
+            rest,
+        })
+    }
+}
+
+/// What a Describe or Close refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Statement,
+    Portal,
+}
+
+/// A Describe or Close body: 'S' or 'P' and a name.
+pub fn describe_or_close(body: &[u8]) -> Result<(Target, &str), ProtocolError> {
+    let (&kind, rest) = body
+        .split_first()
+        .ok_or(ProtocolError::Malformed("empty Describe or Close"))?;
+    let target = match kind {
+        b'S' => Target::Statement,
+        b'P' => Target::Portal,
+        _ => {
+            return Err(ProtocolError::Malformed(
+                "Describe or Close of neither 'S' nor 'P'",
+            ))
+        }
+    };
+    Ok((target, read::cstr(rest)?.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +117,30 @@ mod tests {
         assert_eq!(parsed.data, b"n,,n=,r=abc");
         assert!(SaslInitialResponse::parse(b"SCRAM\0\xff\xff\xff\xff").is_err());
         assert!(SaslInitialResponse::parse(b"SCRAM\0\0\0\0\x09abc").is_err());
+    }
+
+    #[test]
+    fn extended_query_parts() {
+        let mut buf = BytesMut::new();
+        encode::parse(&mut buf, "s1", b"SELECT $1\0\0\x01\0\0\0\x17");
+        let p = Parse::decode(&buf[5..]).unwrap();
+        assert_eq!((p.name, p.query), ("s1", "SELECT $1"));
+        assert_eq!(p.definition, b"SELECT $1\0\0\x01\0\0\0\x17");
+        buf.clear();
+        encode::bind(&mut buf, "", "s1", b"\0\0\0\0\0\0");
+        let b = Bind::parse(&buf[5..]).unwrap();
+        assert_eq!(
+            (b.portal, b.statement, b.rest),
+            ("", "s1", &b"\0\0\0\0\0\0"[..])
+        );
+        buf.clear();
+        encode::describe(&mut buf, Target::Statement, "s1");
+        assert_eq!(
+            describe_or_close(&buf[5..]).unwrap(),
+            (Target::Statement, "s1")
+        );
+        assert!(describe_or_close(b"Xs1\0").is_err());
+        assert!(Bind::parse(b"p\0").is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod demo;
 mod error;
 pub mod proxy;
 mod session;
+mod statements;
 pub mod telemetry;
 mod upstream;
 

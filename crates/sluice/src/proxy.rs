@@ -15,6 +15,8 @@ use tokio::sync::{watch, Semaphore};
 use crate::accept::serve_listener;
 use crate::auth::UserDirectory;
 use crate::session::cancel::CancelRegistry;
+use crate::session::pinning::{PinCounters, PinReason};
+use crate::statements::StatementRegistry;
 use crate::upstream::Target;
 
 /// State every session reads.
@@ -23,6 +25,10 @@ pub struct Shared {
     pub users: UserDirectory,
     pub target: Target,
     pub cancels: Arc<CancelRegistry>,
+    pub statements: StatementRegistry,
+    pub pins: PinCounters,
+    /// Pin reasons the operator switched off (RDS Proxy's session pinning filters).
+    pub ignored_pins: Vec<PinReason>,
     /// Keys the fake SCRAM verifiers of unknown users, so they look like real ones.
     pub process_key: [u8; 32],
     pub client_slots: Arc<Semaphore>,
@@ -63,6 +69,9 @@ impl Proxy {
             users: UserDirectory::from_config(&config),
             target: Target::new(config.database.clone()),
             cancels: Arc::new(CancelRegistry::default()),
+            statements: StatementRegistry::default(),
+            pins: PinCounters::default(),
+            ignored_pins: Vec::new(),
             process_key: rand::random(),
             client_slots: Arc::new(Semaphore::new(config.proxy.max_client_connections)),
             shutdown: shutdown_rx,

@@ -9,7 +9,7 @@ use pgwire::{encode, TransactionStatus};
 use pool::Pooled;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::exchange::Exchange;
+use super::exchange::{Exchange, Expect};
 use crate::upstream::{send_cancel, PoolKey, ServerConn};
 
 /// How long a connection left mid-work may take to come back to idle before it is discarded.
@@ -64,6 +64,7 @@ pub fn reset_and_give_back(server: Borrowed, ex: Exchange, scanner: Scanner, lea
                 .simple_query("DISCARD ALL")
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
+            server.prepared.clear();
             Ok::<(), std::io::Error>(())
         })
         .await;
@@ -81,14 +82,14 @@ async fn bring_to_idle(
     mut scanner: Scanner,
     leaving: Leaving,
 ) -> std::io::Result<()> {
-    if ex.pending_ready > 0 && leaving == Leaving::Abruptly {
+    if ex.pending_ready() > 0 && leaving == Leaving::Abruptly {
         send_cancel(server.addr, server.cancel_key).await?;
     }
     let mut out = BytesMut::new();
     if ex.unsynced {
         encode::sync(&mut out);
         ex.unsynced = false;
-        ex.pending_ready += 1;
+        ex.expect(Expect::Ready);
     }
     server.stream.write_all(&out).await?;
     drain(server, &mut ex, &mut scanner).await?;
@@ -96,7 +97,7 @@ async fn bring_to_idle(
         out.clear();
         encode::query(&mut out, "ROLLBACK");
         server.stream.write_all(&out).await?;
-        ex.pending_ready += 1;
+        ex.expect(Expect::Ready);
         drain(server, &mut ex, &mut scanner).await?;
     }
     if ex.is_idle() {
@@ -112,10 +113,10 @@ async fn drain(
     ex: &mut Exchange,
     scanner: &mut Scanner,
 ) -> std::io::Result<()> {
-    while ex.pending_ready > 0 {
+    while ex.pending_ready() > 0 {
         let used = scanner
             .scan(&server.rbuf, Exchange::server_needs_body, |_, seen| {
-                ex.server_message(seen)
+                ex.server_message(seen).map(|_| ())
             })
             .map_err(std::io::Error::other)?;
         bytes::Buf::advance(&mut server.rbuf, used);
@@ -124,7 +125,7 @@ async fn drain(
                 "server cannot be brought back to idle",
             ));
         }
-        if ex.pending_ready > 0 && (used == 0 || server.rbuf.is_empty()) {
+        if ex.pending_ready() > 0 && (used == 0 || server.rbuf.is_empty()) {
             server.rbuf.reserve(8 * 1024);
             if server.stream.read_buf(&mut server.rbuf).await? == 0 {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());

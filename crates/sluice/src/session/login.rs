@@ -6,6 +6,7 @@ use pgwire::startup::PROTOCOL_OPTION_PREFIX;
 use pgwire::{encode, CancelKey, StartupMessage, TransactionStatus};
 
 use super::cancel::Registration;
+use super::params::{self, Settings};
 use crate::accept::{negotiate, ClientConn, Negotiated};
 use crate::auth::{authenticate, UserEntry};
 use crate::error::SessionError;
@@ -15,6 +16,8 @@ use crate::upstream::{send_cancel, PoolKey, ServerParams};
 /// A client that is logged in and routed to a pool.
 pub struct LoggedIn {
     pub user: Arc<UserEntry>,
+    /// Session settings from the startup packet: what RESET goes back to.
+    pub startup: Settings,
     pub key: PoolKey,
     pub registration: Registration,
 }
@@ -55,10 +58,12 @@ pub async fn login(
     };
     let params = shared.target.params_for(&key, &user.credentials).await?;
     let registration = shared.cancels.register();
-    greet(client, &params, registration.key);
+    let startup = params::from_startup(&startup);
+    greet(client, &params, &startup, registration.key);
     client.flush().await?;
     Ok(Some(LoggedIn {
         user,
+        startup,
         key,
         registration,
     }))
@@ -78,10 +83,12 @@ fn negotiate_protocol_version(client: &mut ClientConn, startup: &StartupMessage)
     }
 }
 
-/// AuthenticationOk, the cached server parameters, Sluice's own cancel key, ReadyForQuery.
-fn greet(client: &mut ClientConn, params: &ServerParams, key: CancelKey) {
+/// AuthenticationOk, the cached server parameters (with the client's own startup values for
+/// the ones it set), Sluice's own cancel key, ReadyForQuery.
+fn greet(client: &mut ClientConn, params: &ServerParams, startup: &Settings, key: CancelKey) {
     encode::authentication_ok(&mut client.wbuf);
     for (name, value) in params.iter() {
+        let value = startup.get(&name.to_ascii_lowercase()).unwrap_or(value);
         encode::parameter_status(&mut client.wbuf, name, value);
     }
     encode::backend_key_data(&mut client.wbuf, key);

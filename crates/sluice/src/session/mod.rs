@@ -7,8 +7,12 @@ mod exchange;
 mod give_back;
 pub(crate) mod io;
 mod login;
+mod outbox;
+pub(crate) mod params;
+pub mod pinning;
 mod refuse;
 mod relay;
+mod rewrite;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,10 +31,13 @@ use self::cancel::ServerRoute;
 use self::exchange::Exchange;
 use self::give_back::{Borrowed, Leaving};
 use self::login::LoggedIn;
+use self::params::{Settings, Touched};
 use self::relay::{relay, RelayEnd, Scanners};
+use self::rewrite::Rewriter;
 use crate::accept::{negotiate, ClientConn};
 use crate::error::{SessionError, Side};
 use crate::proxy::Shared;
+use crate::statements::ClientStatements;
 
 /// The task spawned for every accepted client.
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
@@ -120,6 +127,9 @@ struct Session<'a> {
     client: &'a mut ClientConn,
     login: LoggedIn,
     scanners: Scanners,
+    statements: ClientStatements,
+    /// The client's session settings now (startup values, then what it SET).
+    settings: Settings,
     /// Armed once and kept across requests: re-arming a timer and re-registering for the
     /// shutdown signal on every transaction would cost more than the transaction's own work.
     idle: IdleTimer,
@@ -166,7 +176,9 @@ impl<'a> Session<'a> {
         Session {
             shared,
             client,
+            settings: login.startup.clone(),
             login,
+            statements: ClientStatements::default(),
             scanners: Scanners {
                 client: Scanner::new(max),
                 // The server is trusted with large rows; its messages are streamed, not held.
@@ -200,6 +212,7 @@ impl<'a> Session<'a> {
 
     /// Relays one transaction (or, in session mode, the rest of the session).
     async fn transaction(&mut self, mut server: Borrowed) -> Result<After, SessionError> {
+        apply_settings(&self.settings, &mut server).await?;
         let route = &self.login.registration.route;
         route.set(Some(ServerRoute {
             addr: server.addr,
@@ -207,22 +220,35 @@ impl<'a> Session<'a> {
         }));
         let mode = self.shared.config.proxy.pool_mode;
         let mut ex = Exchange::default();
+        let mut rewriter = Rewriter {
+            statements: &mut self.statements,
+            registry: &self.shared.statements,
+            touched: Touched::default(),
+            pin: None,
+            ignored_pins: &self.shared.ignored_pins,
+            counters: &self.shared.pins,
+        };
         let end = relay(
             self.client,
             &mut server,
             &mut ex,
             &mut self.scanners,
+            &mut rewriter,
             mode == PoolMode::Transaction,
         )
         .await;
         route.set(None);
+        let (touched, pinned) = (rewriter.touched, rewriter.pin.is_some());
         let leaving = match &end {
             RelayEnd::Idle | RelayEnd::ClientTerminated => Leaving::Politely,
             _ => Leaving::Abruptly,
         };
         let scanner = std::mem::replace(&mut self.scanners.server, Scanner::new(usize::MAX));
         let result = match end {
-            RelayEnd::Idle => Ok(After::Continue),
+            RelayEnd::Idle => {
+                self.read_back_settings(&mut server, &touched).await;
+                Ok(After::Continue)
+            }
             RelayEnd::ClientTerminated => Ok(After::Terminated),
             RelayEnd::ClientGone => Err(SessionError::ClientGone),
             RelayEnd::ClientProtocol(e) => Err(e.into()),
@@ -241,11 +267,43 @@ impl<'a> Session<'a> {
                 });
             }
         };
-        match mode {
-            PoolMode::Transaction => give_back::give_back(server, ex, scanner, leaving),
-            PoolMode::Session => give_back::reset_and_give_back(server, ex, scanner, leaving),
+        // State Sluice does not track (a pin's reason, settings changed just before the client
+        // left) is wiped with DISCARD ALL before anyone else gets the connection.
+        let untracked =
+            pinned || (!touched.is_empty() && result.as_ref().ok() != Some(&After::Continue));
+        if mode == PoolMode::Session || untracked {
+            give_back::reset_and_give_back(server, ex, scanner, leaving);
+        } else {
+            give_back::give_back(server, ex, scanner, leaving);
         }
         result
+    }
+
+    /// After a transaction that changed settings: read their values back from the server (the
+    /// truth, whether the transaction committed or not) and remember them for this client.
+    async fn read_back_settings(&mut self, server: &mut Borrowed, touched: &Touched) {
+        if touched.is_empty() {
+            return;
+        }
+        let values = match touched.read_back_query() {
+            Some(sql) => match server.simple_query_rows(&sql).await {
+                Ok(mut rows) if !rows.is_empty() => rows.swap_remove(0),
+                _ => {
+                    // Unknown state must not reach another client: make the next borrower's
+                    // sync reset everything Sluice can name, and drop the rest with the
+                    // connection.
+                    server.applied.clear();
+                    return;
+                }
+            },
+            None => Vec::new(),
+        };
+        touched.apply(
+            &self.login.startup,
+            &mut self.settings,
+            &mut server.applied,
+            &values,
+        );
     }
 
     /// Waits, holding no buffers, until the client sends at least a message header.
@@ -266,6 +324,21 @@ impl<'a> Session<'a> {
         }
         Ok(())
     }
+}
+
+/// Makes the server connection's session settings the client's own.
+async fn apply_settings(settings: &Settings, server: &mut Borrowed) -> Result<(), SessionError> {
+    let Some(sql) = params::sync_statement(settings, &server.applied) else {
+        return Ok(());
+    };
+    if let Err(e) = server.simple_query(&sql).await {
+        // The client's own startup settings are invalid, or the server failed: the client
+        // sees the server's words, as it would have at login on a plain server.
+        tracing::warn!(error = %e, "could not apply the client's session settings");
+        return Err(SessionError::Upstream(e));
+    }
+    server.applied = settings.clone();
+    Ok(())
 }
 
 /// What the session does after a transaction.

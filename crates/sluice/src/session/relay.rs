@@ -10,7 +10,9 @@ use pgwire::ProtocolError;
 use tokio::io::AsyncWriteExt;
 
 use super::exchange::{ClientStep, Exchange};
-use super::io::{try_read_into, try_write_from, Read};
+use super::io::{try_read_into, Read};
+use super::outbox::{Edits, Outbox};
+use super::rewrite::{client_needs_body, OnServer, Rewriter};
 use crate::accept::ClientConn;
 use crate::upstream::ServerConn;
 
@@ -37,11 +39,11 @@ pub struct Scanners {
     pub server: Scanner,
 }
 
-/// Bytes at the front of each read buffer that are scanned and due to the other side.
+/// What each direction still has to write.
 #[derive(Default)]
-struct Due {
-    to_server: usize,
-    to_client: usize,
+struct Pending {
+    to_server: Outbox,
+    to_client: Outbox,
     terminated: bool,
 }
 
@@ -51,28 +53,29 @@ pub async fn relay(
     server: &mut ServerConn,
     ex: &mut Exchange,
     scanners: &mut Scanners,
+    rewriter: &mut Rewriter<'_>,
     release_when_idle: bool,
 ) -> RelayEnd {
-    let mut due = Due::default();
+    let mut pending = Pending::default();
     loop {
-        if let Err(end) = scan(client, server, ex, scanners, &mut due) {
+        if let Err(end) = scan(client, server, ex, scanners, rewriter, &mut pending) {
             return end;
         }
-        if let Err(end) = write_now(client, server, &mut due) {
+        if let Err(end) = write_now(client, server, &mut pending) {
             return end;
         }
-        if due.to_server == 0 && due.to_client == 0 {
-            if due.terminated {
+        if pending.to_server.is_empty() && pending.to_client.is_empty() {
+            if pending.terminated {
                 return RelayEnd::ClientTerminated;
             }
             let quiet = client.rbuf.is_empty() && server.rbuf.is_empty();
-            if release_when_idle && quiet && ex.is_idle() {
+            if release_when_idle && rewriter.pin.is_none() && quiet && ex.is_idle() {
                 return RelayEnd::Idle;
             }
         }
-        if let Err(end) = wait(client, server, &mut due).await {
+        if let Err(end) = wait(client, server, &mut pending).await {
             if matches!(end, RelayEnd::ServerLost(_)) {
-                flush_before_close(client, server, &mut due).await;
+                flush_before_close(client, server, &mut pending).await;
             }
             return end;
         }
@@ -85,53 +88,99 @@ fn scan(
     server: &mut ServerConn,
     ex: &mut Exchange,
     scanners: &mut Scanners,
-    due: &mut Due,
+    rewriter: &mut Rewriter<'_>,
+    pending: &mut Pending,
 ) -> Result<(), RelayEnd> {
-    if due.to_server == 0 && !due.terminated && !client.rbuf.is_empty() {
-        let (ready, step) =
-            scan_client(client, &mut scanners.client, ex).map_err(RelayEnd::ClientProtocol)?;
-        due.to_server = ready;
+    if pending.to_server.is_empty() && !pending.terminated && !client.rbuf.is_empty() {
+        let mut rewriter = rewriter.on(&mut server.prepared);
+        let (len, step) = scan_client(
+            client,
+            &mut scanners.client,
+            ex,
+            &mut rewriter,
+            &mut pending.to_server,
+        )
+        .map_err(RelayEnd::ClientProtocol)?;
         if step == ClientStep::Terminate {
-            due.terminated = true;
+            pending.terminated = true;
             // The Terminate and anything after it are not the server's business.
-            client.rbuf.truncate(ready);
+            client.rbuf.truncate(len);
+        }
+        if let Some(replies) = ex.take_synthetic() {
+            pending.to_client.push_owned(replies);
         }
     }
-    if due.to_client == 0 && !server.rbuf.is_empty() {
-        due.to_client = scanners
-            .server
-            .scan(&server.rbuf, Exchange::server_needs_body, |_, seen| {
-                ex.server_message(seen)
-            })
+    if pending.to_client.is_empty() && !server.rbuf.is_empty() {
+        scan_server(server, &mut scanners.server, ex, &mut pending.to_client)
             .map_err(RelayEnd::ServerProtocol)?;
+        for name in ex.not_prepared.drain(..) {
+            server.prepared.remove(&name);
+        }
     }
     Ok(())
 }
 
-/// Scans the client's bytes; stops at Terminate.
+/// Scans the client's bytes into `out`; stops at Terminate. Returns the bytes taken.
 fn scan_client(
     client: &ClientConn,
     scanner: &mut Scanner,
     ex: &mut Exchange,
+    rewriter: &mut OnServer<'_, '_>,
+    out: &mut Outbox,
 ) -> Result<(usize, ClientStep), ProtocolError> {
     let mut terminate_at = None;
-    let ready = scanner.scan(
-        &client.rbuf,
-        |_| false,
-        |offset, seen: Seen<'_>| {
-            if terminate_at.is_some() {
-                return Ok(());
-            }
-            if ex.client_message(seen.tag())? == ClientStep::Terminate {
-                terminate_at = Some(offset);
-            }
-            Ok::<(), ProtocolError>(())
-        },
-    )?;
-    Ok(match terminate_at {
+    let mut edits = Edits::default();
+    let ready = scanner.scan(&client.rbuf, client_needs_body, |offset, seen: Seen<'_>| {
+        if terminate_at.is_some() {
+            return Ok(());
+        }
+        let step = match seen {
+            Seen::Whole(msg) => rewriter.message(offset, msg, ex, &mut edits)?,
+            Seen::Partial { tag, .. } => ex.client_message(tag)?,
+        };
+        if step == ClientStep::Terminate {
+            terminate_at = Some(offset);
+        }
+        Ok::<(), ProtocolError>(())
+    })?;
+    let (len, step) = match terminate_at {
         Some(at) => (at, ClientStep::Terminate),
         None => (ready, ClientStep::Forward),
-    })
+    };
+    out.push_scanned(len, edits);
+    Ok((len, step))
+}
+
+/// Scans the server's bytes into `out`, dropping replies to injected messages and placing
+/// Sluice's own replies where the server's would have been.
+fn scan_server(
+    server: &ServerConn,
+    scanner: &mut Scanner,
+    ex: &mut Exchange,
+    out: &mut Outbox,
+) -> Result<(), ProtocolError> {
+    let mut edits = Edits::default();
+    let ready = scanner.scan(&server.rbuf, server_needs_body, |offset, seen| {
+        let wire_len = match seen {
+            Seen::Whole(msg) => msg.wire_len(),
+            Seen::Partial { wire_len, .. } => wire_len,
+        };
+        if !ex.server_message(seen)? {
+            edits.skip(offset, wire_len);
+        }
+        if let Some(replies) = ex.take_synthetic() {
+            edits.insert(offset + wire_len, replies);
+        }
+        Ok::<(), ProtocolError>(())
+    })?;
+    out.push_scanned(ready, edits);
+    Ok(())
+}
+
+/// Only rows and COPY data may be large; they are streamed. Every other server message is read
+/// whole, so replies can be matched, dropped or followed by Sluice's own exactly.
+fn server_needs_body(tag: u8) -> bool {
+    !matches!(tag, b'D' | b'd')
 }
 
 /// Writes what the sockets take without waiting: in the common case a request and its reply
@@ -139,16 +188,16 @@ fn scan_client(
 fn write_now(
     client: &mut ClientConn,
     server: &mut ServerConn,
-    due: &mut Due,
+    pending: &mut Pending,
 ) -> Result<(), RelayEnd> {
-    if due.to_server > 0 {
-        due.to_server -= try_write_from(&server.stream, &mut client.rbuf, due.to_server)
-            .map_err(|e| RelayEnd::ServerLost(e.to_string()))?;
-    }
-    if due.to_client > 0 {
-        due.to_client -= try_write_from(&client.stream, &mut server.rbuf, due.to_client)
-            .map_err(|_| RelayEnd::ClientGone)?;
-    }
+    pending
+        .to_server
+        .try_write(&server.stream, &mut client.rbuf)
+        .map_err(|e| RelayEnd::ServerLost(e.to_string()))?;
+    pending
+        .to_client
+        .try_write(&client.stream, &mut server.rbuf)
+        .map_err(|_| RelayEnd::ClientGone)?;
     Ok(())
 }
 
@@ -156,27 +205,28 @@ fn write_now(
 async fn wait(
     client: &mut ClientConn,
     server: &mut ServerConn,
-    due: &mut Due,
+    pending: &mut Pending,
 ) -> Result<(), RelayEnd> {
     let lost = |e: std::io::Error| RelayEnd::ServerLost(e.to_string());
+    let (to_server_empty, to_client_empty) =
+        (pending.to_server.is_empty(), pending.to_client.is_empty());
     tokio::select! {
         biased;
-        r = server.stream.writable(), if due.to_server > 0 => {
+        r = server.stream.writable(), if !to_server_empty => {
             r.map_err(lost)?;
-            due.to_server -= try_write_from(&server.stream, &mut client.rbuf, due.to_server).map_err(lost)?;
+            pending.to_server.try_write(&server.stream, &mut client.rbuf).map_err(lost)?;
         }
-        r = client.stream.writable(), if due.to_client > 0 => {
+        r = client.stream.writable(), if !to_client_empty => {
             r.map_err(|_| RelayEnd::ClientGone)?;
-            due.to_client -= try_write_from(&client.stream, &mut server.rbuf, due.to_client)
-                .map_err(|_| RelayEnd::ClientGone)?;
+            pending.to_client.try_write(&client.stream, &mut server.rbuf).map_err(|_| RelayEnd::ClientGone)?;
         }
-        r = server.stream.readable(), if due.to_client == 0 => {
+        r = server.stream.readable(), if to_client_empty => {
             r.map_err(lost)?;
             if let Read::Eof = try_read_into(&server.stream, &mut server.rbuf).map_err(lost)? {
                 return Err(RelayEnd::ServerLost("server closed the connection".into()));
             }
         }
-        r = client.stream.readable(), if due.to_server == 0 && !due.terminated => {
+        r = client.stream.readable(), if to_server_empty && !pending.terminated => {
             r.map_err(|_| RelayEnd::ClientGone)?;
             match try_read_into(&client.stream, &mut client.rbuf) {
                 Ok(Read::Eof) | Err(_) => return Err(RelayEnd::ClientGone),
@@ -188,9 +238,12 @@ async fn wait(
 }
 
 /// The server is gone: make sure what it said last (often its FATAL) reaches the client.
-async fn flush_before_close(client: &mut ClientConn, server: &mut ServerConn, due: &mut Due) {
-    let last_words = &server.rbuf[..due.to_client];
-    let write = client.stream.write_all(last_words);
+async fn flush_before_close(
+    client: &mut ClientConn,
+    server: &mut ServerConn,
+    pending: &mut Pending,
+) {
+    let last_words = pending.to_client.drain_to_vec(&server.rbuf);
+    let write = client.stream.write_all(&last_words);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), write).await;
-    due.to_client = 0;
 }

@@ -8,6 +8,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::UpstreamError;
+use crate::statements::ServerStatements;
+
+/// Prepared statements kept per server connection before the least recently used is closed.
+const MAX_PREPARED_PER_CONNECTION: usize = 500;
 
 /// Server messages Sluice reads whole (login, its own queries) are capped at this size; the relay
 /// streams everything else.
@@ -24,6 +28,10 @@ pub struct ServerConn {
     pub cancel_key: CancelKey,
     /// ParameterStatus values the server reported at login.
     pub params: Vec<(String, String)>,
+    /// Sluice-named prepared statements this connection has.
+    pub prepared: ServerStatements,
+    /// Session settings Sluice set on this connection (absent: the server's default).
+    pub applied: crate::session::params::Settings,
 }
 
 impl ServerConn {
@@ -37,6 +45,8 @@ impl ServerConn {
                 secret: 0,
             },
             params: Vec::new(),
+            prepared: ServerStatements::new(MAX_PREPARED_PER_CONNECTION),
+            applied: Default::default(),
         }
     }
 
@@ -59,6 +69,18 @@ impl ServerConn {
     /// Runs `sql` with the simple protocol and returns the first column of every row. A server
     /// error is returned as `Rejected`; the connection is then still in sync (idle).
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<Option<String>>, UpstreamError> {
+        let rows = self.simple_query_rows(sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| row.into_iter().next().flatten())
+            .collect())
+    }
+
+    /// Runs `sql` with the simple protocol and returns every row, all columns as text.
+    pub async fn simple_query_rows(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, UpstreamError> {
         let mut out = BytesMut::new();
         encode::query(&mut out, sql);
         self.stream.write_all(&out).await?;
@@ -67,7 +89,7 @@ impl ServerConn {
         loop {
             let (tag, body) = self.read_message().await?;
             match tag {
-                BackendTag::DataRow => rows.push(first_column(&body)),
+                BackendTag::DataRow => rows.push(columns(&body)),
                 BackendTag::ErrorResponse => error = Some(ErrorFields::parse(&body)?),
                 BackendTag::ReadyForQuery => {
                     let status = TransactionStatus::parse(&body)?;
@@ -107,11 +129,24 @@ impl ServerConn {
     }
 }
 
-/// First column of a DataRow as text; NULL as None.
-fn first_column(body: &[u8]) -> Option<String> {
-    let len = body.get(2..6)?;
-    let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
-    let len = usize::try_from(len).ok()?;
-    let value = body.get(6..6 + len)?;
-    Some(String::from_utf8_lossy(value).into_owned())
+/// The columns of a DataRow as text; NULL (or a truncated row) as None.
+fn columns(body: &[u8]) -> Vec<Option<String>> {
+    let count = body
+        .get(..2)
+        .map_or(0, |n| u16::from_be_bytes([n[0], n[1]]));
+    let mut rest = body.get(2..).unwrap_or_default();
+    let mut out = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let Some(len) = rest.get(..4) else { break };
+        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+        rest = &rest[4..];
+        let Ok(len) = usize::try_from(len) else {
+            out.push(None);
+            continue;
+        };
+        let Some(value) = rest.get(..len) else { break };
+        out.push(Some(String::from_utf8_lossy(value).into_owned()));
+        rest = &rest[len..];
+    }
+    out
 }
