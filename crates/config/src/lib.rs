@@ -23,6 +23,7 @@ pub use error::{ConfigError, Problem};
 pub use host::{HostPort, DEFAULT_PG_PORT};
 pub use model::{
     ClientAuth, Config, DatabaseConfig, LogConfig, LogFormat, PoolMode, ProxyConfig, UserConfig,
+    PIN_REASONS,
 };
 pub use secret::Secret;
 

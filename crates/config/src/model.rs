@@ -85,7 +85,26 @@ pub struct ProxyConfig {
     pub shutdown_timeout: Duration,
     /// Runtime worker threads. `None` means one per CPU. At least 1 if set.
     pub worker_threads: Option<usize>,
+    /// Named prepared statements kept per server connection in transaction mode; past this
+    /// the least recently used is closed. Default 500, at least 1.
+    pub max_prepared_statements: usize,
+    /// Pin reasons switched off (RDS Proxy's session pinning filters): state of these kinds
+    /// no longer pins the client, and may then be lost between transactions. Names from
+    /// [`PIN_REASONS`]. Default none.
+    pub ignore_pin_reasons: Vec<String>,
 }
+
+/// The reasons a client can be pinned to its server connection (see docs/pinning.md).
+pub const PIN_REASONS: [&str; 8] = [
+    "temp_object",
+    "advisory_lock",
+    "listen",
+    "cursor_with_hold",
+    "load",
+    "set_role",
+    "sql_prepare",
+    "unknown_session_state",
+];
 
 impl Default for ProxyConfig {
     fn default() -> Self {
@@ -98,6 +117,8 @@ impl Default for ProxyConfig {
             max_message_size: defaults::MAX_MESSAGE_SIZE,
             shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
             worker_threads: None,
+            max_prepared_statements: 500,
+            ignore_pin_reasons: Vec::new(),
         }
     }
 }

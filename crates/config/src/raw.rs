@@ -33,6 +33,8 @@ pub(crate) struct RawProxy {
     pub max_message_size: Option<StrOrInt>,
     pub shutdown_timeout: Option<StrOrInt>,
     pub worker_threads: Option<i64>,
+    pub max_prepared_statements: Option<i64>,
+    pub ignore_pin_reasons: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -125,6 +125,22 @@ impl Checker {
                     int_in(v, 1, None).map(Some)
                 })
                 .flatten(),
+            max_prepared_statements: self
+                .field(
+                    "proxy.max_prepared_statements",
+                    raw.max_prepared_statements,
+                    d.max_prepared_statements,
+                    |v| int_in(v, 1, None),
+                )
+                .unwrap_or(d.max_prepared_statements),
+            ignore_pin_reasons: self
+                .field(
+                    "proxy.ignore_pin_reasons",
+                    raw.ignore_pin_reasons,
+                    Vec::new(),
+                    pin_reasons,
+                )
+                .unwrap_or_default(),
         }
     }
 
@@ -304,6 +320,19 @@ impl Checker {
                 .unwrap_or(d.filter),
             log_connections: raw.log_connections.unwrap_or(d.log_connections),
         }
+    }
+}
+
+fn pin_reasons(names: Vec<String>) -> Result<Vec<String>, String> {
+    match names
+        .iter()
+        .find(|n| !crate::model::PIN_REASONS.contains(&n.as_str()))
+    {
+        Some(bad) => Err(format!(
+            "unknown pin reason \"{bad}\": expected one of {}",
+            crate::model::PIN_REASONS.join(", ")
+        )),
+        None => Ok(names),
     }
 }
 

@@ -67,11 +67,23 @@ impl Proxy {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Shared {
             users: UserDirectory::from_config(&config),
-            target: Target::new(config.database.clone()),
+            target: Target::new(
+                config.database.clone(),
+                config.proxy.max_prepared_statements,
+            ),
             cancels: Arc::new(CancelRegistry::default()),
             statements: StatementRegistry::default(),
             pins: PinCounters::default(),
-            ignored_pins: Vec::new(),
+            ignored_pins: PinReason::ALL
+                .into_iter()
+                .filter(|r| {
+                    config
+                        .proxy
+                        .ignore_pin_reasons
+                        .iter()
+                        .any(|n| n == r.as_str())
+                })
+                .collect(),
             process_key: rand::random(),
             client_slots: Arc::new(Semaphore::new(config.proxy.max_client_connections)),
             shutdown: shutdown_rx,

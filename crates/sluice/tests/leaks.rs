@@ -200,3 +200,22 @@ async fn discard_all_and_deallocate_all_behave_as_on_a_plain_server() {
     let stmt = a.prepare("SELECT 44").await.unwrap();
     assert_eq!(a.query_one(&stmt, &[]).await.unwrap().get::<_, i32>(0), 44);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ignored_pin_reason_does_not_pin() {
+    let fx = Fixture::start_with(Options {
+        max_connections: 1,
+        borrow_timeout: "5s",
+        extra_proxy: "ignore_pin_reasons = [\"advisory_lock\"]",
+        ..Options::default()
+    })
+    .await;
+    let a = fx.client().await;
+    let b = fx.client().await;
+    a.simple_query("SELECT pg_advisory_lock(7)").await.unwrap();
+    // Not pinned: B gets the single server connection between A's transactions.
+    b.simple_query("SELECT 1").await.unwrap();
+    a.simple_query("SELECT pg_advisory_unlock_all()")
+        .await
+        .unwrap();
+}

@@ -21,6 +21,7 @@ pub struct ConnectParams<'a> {
     pub init_query: &'a str,
     pub timeout: Duration,
     pub key_cache: &'a ScramKeyCache,
+    pub max_prepared: usize,
 }
 
 /// Opens and logs in one server connection, within `params.timeout`.
@@ -35,7 +36,7 @@ pub async fn connect(params: &ConnectParams<'_>) -> Result<ServerConn, UpstreamE
 
 async fn connect_now(params: &ConnectParams<'_>) -> Result<ServerConn, UpstreamError> {
     let (stream, addr) = open_tcp(params.host).await?;
-    let mut conn = ServerConn::new(stream, addr);
+    let mut conn = ServerConn::new(stream, addr, params.max_prepared);
     let mut out = BytesMut::new();
     encode::startup_message(
         &mut out,

@@ -10,9 +10,6 @@ use tokio::net::TcpStream;
 use super::UpstreamError;
 use crate::statements::ServerStatements;
 
-/// Prepared statements kept per server connection before the least recently used is closed.
-const MAX_PREPARED_PER_CONNECTION: usize = 500;
-
 /// Server messages Sluice reads whole (login, its own queries) are capped at this size; the relay
 /// streams everything else.
 const MAX_CONTROL_MESSAGE: usize = 1 << 20;
@@ -35,7 +32,7 @@ pub struct ServerConn {
 }
 
 impl ServerConn {
-    pub(super) fn new(stream: TcpStream, addr: SocketAddr) -> Self {
+    pub(super) fn new(stream: TcpStream, addr: SocketAddr, max_prepared: usize) -> Self {
         ServerConn {
             stream,
             rbuf: BytesMut::new(),
@@ -45,7 +42,7 @@ impl ServerConn {
                 secret: 0,
             },
             params: Vec::new(),
-            prepared: ServerStatements::new(MAX_PREPARED_PER_CONNECTION),
+            prepared: ServerStatements::new(max_prepared),
             applied: Default::default(),
         }
     }

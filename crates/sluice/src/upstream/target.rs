@@ -33,19 +33,21 @@ pub struct Credentials {
 pub struct Target {
     pub pool: Group<PoolKey, ServerConn>,
     settings: DatabaseConfig,
+    max_prepared: usize,
     server_max_connections: OnceCell<u32>,
     // std Mutex: held only to clone an Arc in or out, never across an await.
     params: Mutex<HashMap<PoolKey, Arc<OnceCell<ServerParams>>>>,
 }
 
 impl Target {
-    pub fn new(settings: DatabaseConfig) -> Self {
+    pub fn new(settings: DatabaseConfig, max_prepared: usize) -> Self {
         // Until the server's max_connections is known, allow one connection: the first login
         // discovers the real limit with it.
         let limits = limits_for(&settings, None);
         Target {
             pool: Group::new(limits),
             settings,
+            max_prepared,
             server_max_connections: OnceCell::new(),
             params: Mutex::new(HashMap::new()),
         }
@@ -71,6 +73,7 @@ impl Target {
                 init_query: &self.settings.init_query,
                 timeout: self.settings.connect_timeout,
                 key_cache: &creds.key_cache,
+                max_prepared: self.max_prepared,
             };
             match connect(&params).await {
                 Ok(conn) => return Ok(conn),

@@ -23,6 +23,8 @@ pub struct Options {
     pub idle_client_timeout: &'static str,
     pub max_message_size: &'static str,
     pub max_client_connections: usize,
+    /// Extra lines for the [proxy] section.
+    pub extra_proxy: &'static str,
 }
 
 impl Default for Options {
@@ -35,6 +37,7 @@ impl Default for Options {
             idle_client_timeout: "30m",
             max_message_size: "1MiB",
             max_client_connections: 1000,
+            extra_proxy: "",
         }
     }
 }
@@ -131,6 +134,7 @@ idle_client_timeout = "{idle}"
 max_message_size = "{max_message}"
 max_client_connections = {max_clients}
 shutdown_timeout = "1s"
+{extra_proxy}
 
 [database]
 hosts = ["{host}"]
@@ -154,6 +158,7 @@ filter = "warn"
         idle = o.idle_client_timeout,
         max_message = o.max_message_size,
         max_clients = o.max_client_connections,
+        extra_proxy = o.extra_proxy,
         host = pg.addr(),
         max_connections = o.max_connections,
         borrow_timeout = o.borrow_timeout,
