@@ -26,3 +26,8 @@ if ! command -v cargo >/dev/null; then
     echo "cargo is missing: install Rust from https://rustup.rs" >&2
     exit 1
 fi
+
+# Python drivers for the driver tests (psycopg 3, asyncpg).
+if ! python3 -c "import psycopg, asyncpg" 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check "psycopg[binary]>=3.1" "asyncpg>=0.29"
+fi

@@ -1,0 +1,38 @@
+//! Real drivers of other languages through Sluice in transaction mode.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::{Fixture, Options, APP, APP_PASSWORD};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg3_and_asyncpg_with_statement_caches() {
+    let fx = Fixture::start_with(Options {
+        max_connections: 3,
+        ..Options::default()
+    })
+    .await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/drivers/python_drivers.py"
+    );
+    let port = fx.addr.port().to_string();
+    let out = tokio::task::block_in_place(|| {
+        Command::new("python3")
+            .args([script, "127.0.0.1", &port, APP, APP_PASSWORD, APP])
+            .output()
+            .expect("python3 runs (scripts/install-deps.sh installs psycopg and asyncpg)")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("checked 2400 results from 24 clients"),
+        "{stdout}"
+    );
+}
