@@ -25,6 +25,8 @@ pub struct Options {
     pub max_client_connections: usize,
     /// Extra lines for the [proxy] section.
     pub extra_proxy: &'static str,
+    /// How the PostgreSQL cluster authenticates TCP clients (Sluice included).
+    pub cluster_auth: test_support::HbaAuth,
 }
 
 impl Default for Options {
@@ -38,6 +40,7 @@ impl Default for Options {
             max_message_size: "1MiB",
             max_client_connections: 1000,
             extra_proxy: "",
+            cluster_auth: test_support::HbaAuth::ScramSha256,
         }
     }
 }
@@ -54,7 +57,12 @@ impl Fixture {
     }
 
     pub async fn start_with(opts: Options) -> Fixture {
-        let pg = PgCluster::start().await.unwrap();
+        let pg = PgCluster::start_with(test_support::ClusterOptions {
+            auth: opts.cluster_auth,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
         for (user, pw) in [(APP, APP_PASSWORD), (MD5_USER, MD5_PASSWORD)] {
             pg.create_user(user, pw).await.unwrap();
             pg.create_database(user, user).await.unwrap();

@@ -1,0 +1,197 @@
+//! Differential test: the same message sequences sent to Sluice and straight to PostgreSQL get
+//! the same replies, message for message (process ids and cancel keys aside).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Fixture, Options, MD5_PASSWORD, MD5_USER};
+use test_support::raw::{query_message, RawConn};
+use test_support::HbaAuth;
+
+type Reply = Vec<(u8, Vec<u8>)>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sluice_answers_like_postgres() {
+    let fx = Fixture::start_with(Options {
+        max_connections: 2,
+        cluster_auth: HbaAuth::Md5,
+        ..Options::default()
+    })
+    .await;
+    let mut via_sluice = login(&fx.addr.to_string()).await;
+    let mut direct = login(&fx.pg.addr()).await;
+    for (name, request, syncs) in scenarios() {
+        let a = exchange(&mut via_sluice, &request, syncs).await;
+        let b = exchange(&mut direct, &request, syncs).await;
+        assert_eq!(render(&a), render(&b), "scenario {name:?} differs");
+    }
+}
+
+async fn login(addr: &str) -> RawConn {
+    let mut conn = RawConn::connect(addr).await.unwrap();
+    conn.login_md5(MD5_USER, MD5_PASSWORD, MD5_USER)
+        .await
+        .unwrap();
+    conn
+}
+
+/// Sends `request` and reads until `syncs` ReadyForQuery messages have arrived.
+async fn exchange(conn: &mut RawConn, request: &[u8], syncs: usize) -> Reply {
+    conn.send(request).await.unwrap();
+    let mut replies = Vec::new();
+    for _ in 0..syncs {
+        replies.extend(conn.recv_until_ready().await.unwrap());
+    }
+    replies
+}
+
+/// Tags and bodies, with what legitimately differs between two sessions masked.
+fn render(replies: &Reply) -> Vec<String> {
+    replies
+        .iter()
+        .map(|(tag, body)| match tag {
+            b'K' => "K <key>".to_owned(),
+            // Notifications carry the sender's process id.
+            b'A' => format!("A <pid>{}", String::from_utf8_lossy(&body[4..])),
+            _ => format!(
+                "{} {}",
+                *tag as char,
+                String::from_utf8_lossy(body).replace('\0', "|")
+            ),
+        })
+        .collect()
+}
+
+fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    v.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+fn parse(name: &str, sql: &str) -> Vec<u8> {
+    msg(
+        b'P',
+        &[name.as_bytes(), b"\0", sql.as_bytes(), b"\0\0\0"].concat(),
+    )
+}
+fn bind(statement: &str) -> Vec<u8> {
+    msg(
+        b'B',
+        &[b"\0", statement.as_bytes(), b"\0\0\0\0\0\0\0"].concat(),
+    )
+}
+fn describe(kind: u8, name: &str) -> Vec<u8> {
+    msg(b'D', &[&[kind][..], name.as_bytes(), b"\0"].concat())
+}
+fn close(name: &str) -> Vec<u8> {
+    msg(b'C', &[b"S", name.as_bytes(), b"\0"].concat())
+}
+fn execute() -> Vec<u8> {
+    msg(b'E', b"\0\0\0\0\0")
+}
+fn sync() -> Vec<u8> {
+    msg(b'S', b"")
+}
+
+fn scenarios() -> Vec<(&'static str, Vec<u8>, usize)> {
+    let q = query_message;
+    vec![
+        ("simple", q("SELECT 1 AS one, 'two' AS two"), 1),
+        ("multi-statement", q("SELECT 1; SELECT 2; VALUES (3)"), 1),
+        ("empty query", q(""), 1),
+        ("error", q("SELECT 1/0"), 1),
+        ("notice", q("DO $$ BEGIN RAISE NOTICE 'hi'; END $$"), 1),
+        (
+            "transaction",
+            q("BEGIN; CREATE TEMP TABLE d (x int); INSERT INTO d VALUES (1), (2)"),
+            1,
+        ),
+        ("failed transaction", q("SELECT nope"), 1),
+        ("in failed transaction", q("SELECT 1"), 1),
+        ("rollback", q("ROLLBACK"), 1),
+        (
+            "unnamed extended",
+            [
+                parse("", "SELECT $1::int"),
+                bind(""),
+                describe(b'P', ""),
+                execute(),
+                sync(),
+            ]
+            .concat(),
+            1,
+        ),
+        (
+            "named prepare",
+            [parse("s1", "SELECT 42"), describe(b'S', "s1"), sync()].concat(),
+            1,
+        ),
+        ("named execute", [bind("s1"), execute(), sync()].concat(), 1),
+        (
+            "named execute again",
+            [bind("s1"), describe(b'P', ""), execute(), sync()].concat(),
+            1,
+        ),
+        (
+            "pipelined",
+            [bind("s1"), execute(), sync(), bind("s1"), execute(), sync()].concat(),
+            2,
+        ),
+        ("close", [close("s1"), sync()].concat(), 1),
+        (
+            "closed statement",
+            [bind("s1"), execute(), sync()].concat(),
+            1,
+        ),
+        ("close unknown", [close("never"), sync()].concat(), 1),
+        (
+            "error mid-batch",
+            [
+                parse("bad", "SELEKT"),
+                bind("bad"),
+                execute(),
+                parse("s2", "SELECT 2"),
+                sync(),
+            ]
+            .concat(),
+            1,
+        ),
+        (
+            "after error",
+            [parse("s2", "SELECT 2"), bind("s2"), execute(), sync()].concat(),
+            1,
+        ),
+        (
+            "copy out",
+            q("COPY (SELECT generate_series(1, 3)) TO STDOUT"),
+            1,
+        ),
+        ("set and show", q("SET work_mem = '3MB'; SHOW work_mem"), 1),
+        ("show after set", q("SHOW work_mem"), 1),
+        ("reset", q("RESET work_mem; SHOW work_mem"), 1),
+        (
+            "set application_name",
+            q("SET application_name = 'diff'"),
+            1,
+        ),
+        ("show application_name", q("SHOW application_name"), 1),
+        // Last, since it pins the Sluice client to its server connection.
+        (
+            "temp table",
+            q("CREATE TEMP TABLE d (x int); INSERT INTO d VALUES (1), (2)"),
+            1,
+        ),
+        (
+            "pinned",
+            [
+                parse("s3", "SELECT count(*) FROM d"),
+                bind("s3"),
+                execute(),
+                sync(),
+            ]
+            .concat(),
+            1,
+        ),
+        ("cleanup", q("DROP TABLE IF EXISTS d"), 1),
+    ]
+}
