@@ -10,16 +10,21 @@ have_pg() {
     return 1
 }
 
-if have_pg && command -v psql >/dev/null && command -v runuser >/dev/null; then
-    echo "PostgreSQL server binaries found"
-else
+missing=()
+have_pg && command -v psql >/dev/null || missing+=(postgresql-15 postgresql-client-15)
+command -v runuser >/dev/null || missing+=(util-linux)
+# Driver tests: pgjdbc for Java (the JDK itself is on the machine), Node.js for node-postgres.
+[ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
+command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
+command -v npm >/dev/null || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
-        echo "PostgreSQL 15 server binaries are missing; run this script as root or install postgresql-15" >&2
+        echo "missing packages: ${missing[*]}; run this script as root or install them" >&2
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends postgresql-15 postgresql-client-15 util-linux
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
 if ! command -v cargo >/dev/null; then
@@ -30,4 +35,10 @@ fi
 # Python drivers for the driver tests (psycopg 3, asyncpg).
 if ! python3 -c "import psycopg, asyncpg" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check "psycopg[binary]>=3.1" "asyncpg>=0.29"
+fi
+
+# node-postgres for the driver tests.
+drivers="$(dirname "$0")/../crates/sluice/tests/drivers"
+if [ ! -d "$drivers/node_modules/pg" ]; then
+    (cd "$drivers" && npm ci --no-audit --no-fund --silent)
 fi

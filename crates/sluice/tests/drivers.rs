@@ -36,3 +36,52 @@ async fn psycopg3_and_asyncpg_with_statement_caches() {
         "{stdout}"
     );
 }
+
+fn run_driver(program: &str, args: &[&str], fx: &Fixture) -> String {
+    let port = fx.addr.port().to_string();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["127.0.0.1", port.as_str(), APP, APP_PASSWORD, APP]);
+    let out = tokio::task::block_in_place(|| {
+        Command::new(program)
+            .args(&all)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/drivers"))
+            .output()
+            .unwrap_or_else(|e| panic!("{program} runs (scripts/install-deps.sh installs it): {e}"))
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jdbc_with_prepare_threshold_reached() {
+    let fx = Fixture::start_with(Options {
+        max_connections: 3,
+        ..Options::default()
+    })
+    .await;
+    let jar = "/usr/share/java/postgresql.jar";
+    let stdout = run_driver("java", &["-cp", jar, "JdbcDriver.java"], &fx);
+    assert!(
+        stdout.contains("checked 1000 results from 10 clients"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_postgres_named_queries() {
+    let fx = Fixture::start_with(Options {
+        max_connections: 3,
+        ..Options::default()
+    })
+    .await;
+    let stdout = run_driver("node", &["node_pg.js"], &fx);
+    assert!(
+        stdout.contains("checked 1500 results from 10 clients"),
+        "{stdout}"
+    );
+}
