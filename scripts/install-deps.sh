@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on Debian/Ubuntu: PostgreSQL 15 server binaries (initdb,
-# pg_ctl, postgres, pgbench, psql). Skips apt when everything is already there.
+# pg_ctl, postgres, pgbench, psql) and the drivers the driver tests use (pgjdbc, psycopg 3,
+# asyncpg, node-postgres). Skips what is already there.
 set -euo pipefail
 
 have_pg() {
