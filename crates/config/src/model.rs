@@ -95,14 +95,13 @@ pub struct ProxyConfig {
 }
 
 /// The reasons a client can be pinned to its server connection (see docs/pinning.md).
-pub const PIN_REASONS: [&str; 8] = [
+pub const PIN_REASONS: [&str; 7] = [
     "temp_object",
     "advisory_lock",
     "listen",
     "cursor_with_hold",
     "load",
     "set_role",
-    "sql_prepare",
     "unknown_session_state",
 ];
 

@@ -130,7 +130,6 @@ async fn state_that_cannot_move_pins_and_is_wiped_after() {
             "BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT 1; COMMIT",
             "FETCH c",
         ),
-        ("PREPARE p AS SELECT 1", "EXECUTE p"),
     ] {
         let a = fx.client().await;
         let pid: i32 = value(&a, "SELECT pg_backend_pid()").await.parse().unwrap();
@@ -218,4 +217,31 @@ async fn an_ignored_pin_reason_does_not_pin() {
     a.simple_query("SELECT pg_advisory_unlock_all()")
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_prepared_statements_follow_their_client() {
+    let fx = one_connection_pool().await;
+    let a = fx.client().await;
+    let b = fx.client().await;
+    a.batch_execute("PREPARE p AS SELECT 'from a'")
+        .await
+        .unwrap();
+    b.batch_execute("PREPARE p AS SELECT 'from b'")
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(value(&a, "EXECUTE p").await, "from a");
+        assert_eq!(value(&b, "EXECUTE p").await, "from b");
+    }
+    b.batch_execute("DEALLOCATE p").await.unwrap();
+    assert!(b.simple_query("EXECUTE p").await.is_err());
+    assert_eq!(value(&a, "EXECUTE p").await, "from a");
+    // A PREPARE that failed leaves nothing behind.
+    assert!(a.batch_execute("PREPARE q AS SELEKT 1").await.is_err());
+    assert!(a.simple_query("EXECUTE q").await.is_err());
+    let c = fx.client().await;
+    let err = c.simple_query("EXECUTE p").await.unwrap_err();
+    assert_eq!(common::sqlstate(&err).as_deref(), Some("26000"));
+    assert_eq!(value(&a, "EXECUTE p").await, "from a");
 }

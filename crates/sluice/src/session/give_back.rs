@@ -64,7 +64,7 @@ pub fn reset_and_give_back(server: Borrowed, ex: Exchange, scanner: Scanner, lea
                 .simple_query("DISCARD ALL")
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
-            server.prepared.clear();
+            server.forget_session_state();
             Ok::<(), std::io::Error>(())
         })
         .await;

@@ -31,7 +31,7 @@ use self::cancel::ServerRoute;
 use self::exchange::Exchange;
 use self::give_back::{Borrowed, Leaving};
 use self::login::LoggedIn;
-use self::params::{Settings, Touched};
+use self::params::{Settings, SqlStatements, Touched};
 use self::relay::{relay, RelayEnd, Scanners};
 use self::rewrite::Rewriter;
 use crate::accept::{negotiate, ClientConn};
@@ -130,6 +130,8 @@ struct Session<'a> {
     statements: ClientStatements,
     /// The client's session settings now (startup values, then what it SET).
     settings: Settings,
+    /// The client's SQL prepared statements (PREPARE name AS ...).
+    sql_statements: SqlStatements,
     /// Armed once and kept across requests: re-arming a timer and re-registering for the
     /// shutdown signal on every transaction would cost more than the transaction's own work.
     idle: IdleTimer,
@@ -177,6 +179,7 @@ impl<'a> Session<'a> {
             shared,
             client,
             settings: login.startup.clone(),
+            sql_statements: SqlStatements::new(),
             login,
             statements: ClientStatements::default(),
             scanners: Scanners {
@@ -212,7 +215,7 @@ impl<'a> Session<'a> {
 
     /// Relays one transaction (or, in session mode, the rest of the session).
     async fn transaction(&mut self, mut server: Borrowed) -> Result<After, SessionError> {
-        apply_settings(&self.settings, &mut server).await?;
+        apply_settings(&self.settings, &self.sql_statements, &mut server).await?;
         let route = &self.login.registration.route;
         route.set(Some(ServerRoute {
             addr: server.addr,
@@ -246,7 +249,10 @@ impl<'a> Session<'a> {
         let scanner = std::mem::replace(&mut self.scanners.server, Scanner::new(usize::MAX));
         let result = match end {
             RelayEnd::Idle => {
-                self.read_back_settings(&mut server, &touched).await;
+                if !touched.is_empty() && self.read_back(&mut server, &touched).await.is_err() {
+                    server.discard("could not read back the client's session state");
+                    return Ok(After::Continue);
+                }
                 Ok(After::Continue)
             }
             RelayEnd::ClientTerminated => Ok(After::Terminated),
@@ -279,31 +285,45 @@ impl<'a> Session<'a> {
         result
     }
 
-    /// After a transaction that changed settings: read their values back from the server (the
-    /// truth, whether the transaction committed or not) and remember them for this client.
-    async fn read_back_settings(&mut self, server: &mut Borrowed, touched: &Touched) {
-        if touched.is_empty() {
-            return;
+    /// After a transaction that changed settings or SQL prepared statements: read them back
+    /// from the server (the truth, whether the transaction committed or not) and remember them
+    /// for this client. Err: the state is unknown and the connection must not be lent again.
+    async fn read_back(&mut self, server: &mut Borrowed, touched: &Touched) -> Result<(), ()> {
+        if let Some(sql) = touched.read_back_query() {
+            let mut rows = server.simple_query_rows(&sql).await.map_err(|_| ())?;
+            let values = if rows.is_empty() {
+                return Err(());
+            } else {
+                rows.swap_remove(0)
+            };
+            touched.apply(
+                &self.login.startup,
+                &mut self.settings,
+                &mut server.applied,
+                &values,
+            );
+        } else {
+            touched.apply(
+                &self.login.startup,
+                &mut self.settings,
+                &mut server.applied,
+                &[],
+            );
         }
-        let values = match touched.read_back_query() {
-            Some(sql) => match server.simple_query_rows(&sql).await {
-                Ok(mut rows) if !rows.is_empty() => rows.swap_remove(0),
-                _ => {
-                    // Unknown state must not reach another client: make the next borrower's
-                    // sync reset everything Sluice can name, and drop the rest with the
-                    // connection.
-                    server.applied.clear();
-                    return;
-                }
-            },
-            None => Vec::new(),
-        };
-        touched.apply(
-            &self.login.startup,
-            &mut self.settings,
-            &mut server.applied,
-            &values,
-        );
+        if touched.sql_statements {
+            let names = server
+                .simple_query(params::SQL_STATEMENTS_QUERY)
+                .await
+                .map_err(|_| ())?;
+            let names: Vec<String> = names.into_iter().flatten().collect();
+            params::update_sql_statements(
+                touched,
+                &names,
+                &mut self.sql_statements,
+                &mut server.sql_statements,
+            );
+        }
+        Ok(())
     }
 
     /// Waits, holding no buffers, until the client sends at least a message header.
@@ -327,10 +347,21 @@ impl<'a> Session<'a> {
 }
 
 /// Makes the server connection's session settings the client's own.
-async fn apply_settings(settings: &Settings, server: &mut Borrowed) -> Result<(), SessionError> {
-    let Some(sql) = params::sync_statement(settings, &server.applied) else {
+async fn apply_settings(
+    settings: &Settings,
+    statements: &SqlStatements,
+    server: &mut Borrowed,
+) -> Result<(), SessionError> {
+    let sql = [
+        params::sync_statement(settings, &server.applied),
+        params::sql_statements_sync(statements, &server.sql_statements),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<String>();
+    if sql.is_empty() {
         return Ok(());
-    };
+    }
     if let Err(e) = server.simple_query(&sql).await {
         // The client's own startup settings are invalid, or the server failed: the client
         // sees the server's words, as it would have at login on a plain server.
@@ -338,6 +369,7 @@ async fn apply_settings(settings: &Settings, server: &mut Borrowed) -> Result<()
         return Err(SessionError::Upstream(e));
     }
     server.applied = settings.clone();
+    server.sql_statements = statements.clone();
     Ok(())
 }
 

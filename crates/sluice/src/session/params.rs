@@ -88,6 +88,55 @@ pub fn sync_statement(wanted: &Settings, applied: &Settings) -> Option<String> {
     (!sql.is_empty()).then_some(sql)
 }
 
+/// SQL prepared statements (PREPARE name AS ...), by name: the PREPARE text to replay.
+pub type SqlStatements = BTreeMap<String, String>;
+
+/// The statements that turn a server connection's SQL prepared statements into the client's.
+pub fn sql_statements_sync(wanted: &SqlStatements, applied: &SqlStatements) -> Option<String> {
+    let mut sql = String::new();
+    for (name, text) in applied {
+        if wanted.get(name) != Some(text) {
+            sql.push_str(&format!("DEALLOCATE {};", quote_ident(name)));
+        }
+    }
+    for (name, text) in wanted {
+        if applied.get(name) != Some(text) {
+            sql.push_str(text.trim_end_matches(';'));
+            sql.push(';');
+        }
+    }
+    (!sql.is_empty()).then_some(sql)
+}
+
+/// The query listing the SQL prepared statements a session has now.
+pub const SQL_STATEMENTS_QUERY: &str =
+    "SELECT name FROM pg_catalog.pg_prepared_statements WHERE from_sql";
+
+/// After a transaction that prepared or deallocated: keep the statements the server really has
+/// (`existing`), with their PREPARE text from this transaction or from before.
+pub fn update_sql_statements(
+    touched: &Touched,
+    existing: &[String],
+    client: &mut SqlStatements,
+    applied: &mut SqlStatements,
+) {
+    let mut now = SqlStatements::new();
+    for name in existing {
+        let text = touched
+            .prepared_text
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .or_else(|| client.get(name).cloned());
+        if let Some(text) = text {
+            now.insert(name.clone(), text);
+        }
+    }
+    *client = now.clone();
+    *applied = now;
+}
+
 /// What a transaction did to session settings, collected from the client's SQL.
 #[derive(Debug, Default)]
 pub struct Touched {
@@ -98,11 +147,19 @@ pub struct Touched {
     pub reset_all: bool,
     /// DISCARD ALL: everything back to startup values, and the server's own state reset too.
     pub discard_all: bool,
+    /// PREPARE, DEALLOCATE or DISCARD ALL ran: SQL prepared statements are read back.
+    pub sql_statements: bool,
+    /// The text of each SQL PREPARE, by statement name, to replay on other connections.
+    pub prepared_text: Vec<(String, String)>,
 }
 
 impl Touched {
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.reset.is_empty() && !self.reset_all && !self.discard_all
+        self.set.is_empty()
+            && self.reset.is_empty()
+            && !self.reset_all
+            && !self.discard_all
+            && !self.sql_statements
     }
 
     pub fn record(&mut self, effect: &Effect) {
@@ -115,7 +172,15 @@ impl Touched {
             } => self.set.push(name.to_ascii_lowercase()),
             Effect::Reset { name } => self.reset.push(name.to_ascii_lowercase()),
             Effect::ResetAll => self.reset_all = true,
-            Effect::Discard(sql::DiscardWhat::All) => self.discard_all = true,
+            Effect::Discard(sql::DiscardWhat::All) => {
+                self.discard_all = true;
+                self.sql_statements = true;
+            }
+            Effect::Prepare { name, text } => {
+                self.sql_statements = true;
+                self.prepared_text.push((name.clone(), text.clone()));
+            }
+            Effect::Deallocate { .. } => self.sql_statements = true,
             _ => {}
         }
     }

@@ -14,20 +14,18 @@ pub enum PinReason {
     CursorWithHold,
     Load,
     SetRole,
-    SqlPrepare,
     /// Session state Sluice cannot model precisely (e.g. set_config with computed arguments).
     Unknown,
 }
 
 impl PinReason {
-    pub const ALL: [PinReason; 8] = [
+    pub const ALL: [PinReason; 7] = [
         PinReason::TempObject,
         PinReason::AdvisoryLock,
         PinReason::Listen,
         PinReason::CursorWithHold,
         PinReason::Load,
         PinReason::SetRole,
-        PinReason::SqlPrepare,
         PinReason::Unknown,
     ];
 
@@ -39,7 +37,6 @@ impl PinReason {
             PinReason::CursorWithHold => "cursor_with_hold",
             PinReason::Load => "load",
             PinReason::SetRole => "set_role",
-            PinReason::SqlPrepare => "sql_prepare",
             PinReason::Unknown => "unknown_session_state",
         }
     }
@@ -53,7 +50,6 @@ impl PinReason {
             Effect::DeclareWithHold => PinReason::CursorWithHold,
             Effect::Load => PinReason::Load,
             Effect::SetRole { .. } | Effect::SetSessionAuthorization { .. } => PinReason::SetRole,
-            Effect::Prepare { .. } | Effect::Execute { .. } => PinReason::SqlPrepare,
             Effect::Unknown { .. } => PinReason::Unknown,
             _ => return None,
         })
@@ -70,7 +66,7 @@ impl PinReason {
 /// Pins so far, per reason, for the whole proxy.
 #[derive(Debug, Default)]
 pub struct PinCounters {
-    counts: [AtomicU64; 8],
+    counts: [AtomicU64; 7],
 }
 
 impl PinCounters {

@@ -29,6 +29,8 @@ pub struct ServerConn {
     pub prepared: ServerStatements,
     /// Session settings Sluice set on this connection (absent: the server's default).
     pub applied: crate::session::params::Settings,
+    /// SQL prepared statements (PREPARE name AS ...) this connection has, by name.
+    pub sql_statements: crate::session::params::SqlStatements,
 }
 
 impl ServerConn {
@@ -44,7 +46,15 @@ impl ServerConn {
             params: Vec::new(),
             prepared: ServerStatements::new(max_prepared),
             applied: Default::default(),
+            sql_statements: Default::default(),
         }
+    }
+
+    /// After DISCARD ALL: no settings, no prepared statements of any kind.
+    pub fn forget_session_state(&mut self) {
+        self.prepared.clear();
+        self.applied.clear();
+        self.sql_statements.clear();
     }
 
     /// Reads one whole message (tag, body); for login and Sluice's own queries only.
