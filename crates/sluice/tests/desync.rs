@@ -40,7 +40,10 @@ async fn every_reply_reaches_its_own_sender() {
     }
     let checked = checked.load(Ordering::Relaxed);
     // A sanity floor (the machine may be busy): the run must have exercised every client.
-    assert!(checked >= (CLIENTS * 5) as u64, "only {checked} replies checked");
+    assert!(
+        checked >= (CLIENTS * 5) as u64,
+        "only {checked} replies checked"
+    );
 }
 
 async fn worker(fx: &Fixture, id: i64, deadline: Instant, checked: &AtomicU64) {
