@@ -195,3 +195,74 @@ fn scenarios() -> Vec<(&'static str, Vec<u8>, usize)> {
         ("cleanup", q("DROP TABLE IF EXISTS d"), 1),
     ]
 }
+
+/// Logs in with extra startup parameters; returns the ParameterStatus values, or the error.
+async fn greeting(addr: &str, extra: &[(&str, &str)]) -> Result<Vec<(String, String)>, String> {
+    let mut params = vec![("user", MD5_USER), ("database", MD5_USER)];
+    params.extend_from_slice(extra);
+    let mut conn = RawConn::connect(addr).await.unwrap();
+    conn.send(&test_support::raw::startup_message(&params))
+        .await
+        .unwrap();
+    let (tag, body) = conn.recv().await.unwrap().unwrap();
+    assert_eq!(
+        (tag, &body[..4]),
+        (b'R', &[0, 0, 0, 5][..]),
+        "expected an md5 request"
+    );
+    let salt = [body[4], body[5], body[6], body[7]];
+    let answer = test_support::raw::md5_password(MD5_USER, MD5_PASSWORD, salt);
+    conn.send(&test_support::raw::password_message(&answer))
+        .await
+        .unwrap();
+    let mut reported = Vec::new();
+    while let Some((tag, body)) = conn.recv().await.unwrap() {
+        match tag {
+            b'S' => {
+                let text = String::from_utf8_lossy(&body).into_owned();
+                let mut parts = text.split('\0');
+                reported.push((
+                    parts.next().unwrap().to_owned(),
+                    parts.next().unwrap().to_owned(),
+                ));
+            }
+            b'E' => {
+                let fields = test_support::raw::error_fields(&body);
+                let code = fields.iter().find(|(k, _)| *k == b'C').unwrap().1.clone();
+                return Err(code);
+            }
+            b'Z' => break,
+            _ => {}
+        }
+    }
+    reported.sort();
+    Ok(reported)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_settings_are_reported_as_postgres_reports_them() {
+    let fx = Fixture::start_with(Options {
+        cluster_auth: HbaAuth::Md5,
+        ..Options::default()
+    })
+    .await;
+    let settings: &[(&str, &str)] = &[
+        ("application_name", "diff-app"),
+        ("DateStyle", "iso"),
+        ("TimeZone", "utc"),
+        (
+            "options",
+            "-c IntervalStyle=iso_8601 -c statement_timeout=5s",
+        ),
+    ];
+    for extra in [&[][..], settings] {
+        let direct = greeting(&fx.pg.addr(), extra).await;
+        let via_sluice = greeting(&fx.addr.to_string(), extra).await;
+        assert_eq!(via_sluice, direct, "startup parameters {extra:?}");
+    }
+    // A setting PostgreSQL refuses at login is refused at login through Sluice too.
+    let bad: &[(&str, &str)] = &[("statement_timeout", "not a duration")];
+    let direct = greeting(&fx.pg.addr(), bad).await;
+    assert!(direct.is_err());
+    assert_eq!(greeting(&fx.addr.to_string(), bad).await, direct);
+}

@@ -56,10 +56,13 @@ pub async fn login(
         database: database.into(),
         user: user.name.clone(),
     };
-    let params = shared.target.params_for(&key, &user.credentials).await?;
-    let registration = shared.cancels.register();
     let startup = params::from_startup(&startup);
-    greet(client, &params, &startup, registration.key);
+    let params = shared
+        .target
+        .params_with(&key, &user.credentials, &startup)
+        .await?;
+    let registration = shared.cancels.register();
+    greet(client, &params, registration.key);
     client.flush().await?;
     Ok(Some(LoggedIn {
         user,
@@ -83,12 +86,11 @@ fn negotiate_protocol_version(client: &mut ClientConn, startup: &StartupMessage)
     }
 }
 
-/// AuthenticationOk, the cached server parameters (with the client's own startup values for
-/// the ones it set), Sluice's own cancel key, ReadyForQuery.
-fn greet(client: &mut ClientConn, params: &ServerParams, startup: &Settings, key: CancelKey) {
+/// AuthenticationOk, the server parameters as the server reports them with the client's
+/// startup settings applied, Sluice's own cancel key, ReadyForQuery.
+fn greet(client: &mut ClientConn, params: &ServerParams, key: CancelKey) {
     encode::authentication_ok(&mut client.wbuf);
     for (name, value) in params.iter() {
-        let value = startup.get(&name.to_ascii_lowercase()).unwrap_or(value);
         encode::parameter_status(&mut client.wbuf, name, value);
     }
     encode::backend_key_data(&mut client.wbuf, key);

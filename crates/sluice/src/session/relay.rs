@@ -6,7 +6,7 @@
 //! the backpressure in both directions.
 
 use pgwire::scan::{Scanner, Seen};
-use pgwire::ProtocolError;
+use pgwire::{BackendTag, ProtocolError};
 use tokio::io::AsyncWriteExt;
 
 use super::exchange::{ClientStep, Exchange};
@@ -111,8 +111,11 @@ fn scan(
         }
     }
     if pending.to_client.is_empty() && !server.rbuf.is_empty() {
-        scan_server(server, &mut scanners.server, ex, &mut pending.to_client)
+        let reported = scan_server(server, &mut scanners.server, ex, &mut pending.to_client)
             .map_err(RelayEnd::ServerProtocol)?;
+        for (name, value) in reported {
+            server.record_parameter(&name, &value);
+        }
         for name in ex.not_prepared.drain(..) {
             server.prepared.remove(&name);
         }
@@ -152,19 +155,27 @@ fn scan_client(
 }
 
 /// Scans the server's bytes into `out`, dropping replies to injected messages and placing
-/// Sluice's own replies where the server's would have been.
+/// Sluice's own replies where the server's would have been. Returns the ParameterStatus values
+/// seen, so the connection's reported parameters stay current.
 fn scan_server(
     server: &ServerConn,
     scanner: &mut Scanner,
     ex: &mut Exchange,
     out: &mut Outbox,
-) -> Result<(), ProtocolError> {
+) -> Result<Vec<(String, String)>, ProtocolError> {
     let mut edits = Edits::default();
+    let mut reported = Vec::new();
     let ready = scanner.scan(&server.rbuf, server_needs_body, |offset, seen| {
         let wire_len = match seen {
             Seen::Whole(msg) => msg.wire_len(),
             Seen::Partial { wire_len, .. } => wire_len,
         };
+        if let Seen::Whole(msg) = seen {
+            if msg.tag == BackendTag::ParameterStatus.byte() {
+                let (name, value) = pgwire::backend::parameter_status(msg.body)?;
+                reported.push((name.to_owned(), value.to_owned()));
+            }
+        }
         if !ex.server_message(seen)? {
             edits.skip(offset, wire_len);
         }
@@ -174,7 +185,7 @@ fn scan_server(
         Ok::<(), ProtocolError>(())
     })?;
     out.push_scanned(ready, edits);
-    Ok(())
+    Ok(reported)
 }
 
 /// Only rows and COPY data may be large; they are streamed. Every other server message is read

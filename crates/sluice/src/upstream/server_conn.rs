@@ -98,6 +98,10 @@ impl ServerConn {
             match tag {
                 BackendTag::DataRow => rows.push(columns(&body)),
                 BackendTag::ErrorResponse => error = Some(ErrorFields::parse(&body)?),
+                BackendTag::ParameterStatus => {
+                    let (name, value) = pgwire::backend::parameter_status(&body)?;
+                    self.record_parameter(name, value);
+                }
                 BackendTag::ReadyForQuery => {
                     let status = TransactionStatus::parse(&body)?;
                     return match error {
@@ -111,6 +115,14 @@ impl ServerConn {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Keeps `params` as the server reports them now (Sluice's own SETs change them).
+    pub fn record_parameter(&mut self, name: &str, value: &str) {
+        match self.params.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => *v = value.to_owned(),
+            None => self.params.push((name.to_owned(), value.to_owned())),
         }
     }
 

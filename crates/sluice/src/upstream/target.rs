@@ -10,6 +10,7 @@ use pool::{Grant, Group, Limits, Pooled};
 use tokio::sync::OnceCell;
 
 use super::{connect, ConnectParams, ServerConn, UpstreamError};
+use crate::session::params::{sync_statement, Settings};
 
 /// Server connections are pooled per (database, user): a connection logged in as one role
 /// into one database can only serve clients of that pair.
@@ -37,7 +38,13 @@ pub struct Target {
     server_max_connections: OnceCell<u32>,
     // std Mutex: held only to clone an Arc in or out, never across an await.
     params: Mutex<HashMap<PoolKey, Arc<OnceCell<ServerParams>>>>,
+    /// Server parameters as reported with a client's startup settings applied (canonical
+    /// spellings, e.g. `DateStyle=ISO, MDY`), per pool and settings. std Mutex: lookups only.
+    params_with_settings: Mutex<HashMap<(PoolKey, Settings), ServerParams>>,
 }
+
+/// Distinct (pool, startup settings) combinations remembered before the cache starts over.
+const MAX_CACHED_SETTINGS: usize = 1024;
 
 impl Target {
     pub fn new(settings: DatabaseConfig, max_prepared: usize) -> Self {
@@ -50,6 +57,7 @@ impl Target {
             max_prepared,
             server_max_connections: OnceCell::new(),
             params: Mutex::new(HashMap::new()),
+            params_with_settings: Mutex::new(HashMap::new()),
         }
     }
 
@@ -126,6 +134,47 @@ impl Target {
         if params.get(key).is_some_and(|cell| cell.get().is_none()) {
             params.remove(key);
         }
+    }
+
+    /// Server parameters for a login whose startup packet carries session settings: what the
+    /// server reports once they are applied. The first login with a given set applies them on a
+    /// pooled connection (an invalid setting is refused here, as PostgreSQL refuses it at
+    /// login); later ones come from the cache.
+    pub async fn params_with(
+        &self,
+        key: &PoolKey,
+        creds: &Credentials,
+        settings: &Settings,
+    ) -> Result<ServerParams, UpstreamError> {
+        let base = self.params_for(key, creds).await?;
+        if settings.is_empty() {
+            return Ok(base);
+        }
+        let cache_key = (key.clone(), settings.clone());
+        if let Some(found) = self.lock_settings_cache().get(&cache_key) {
+            return Ok(found.clone());
+        }
+        let mut conn = self.borrow_for_login(key, creds).await?;
+        if let Some(sql) = sync_statement(settings, &conn.applied) {
+            conn.simple_query(&sql).await?;
+            conn.applied = settings.clone();
+        }
+        let params: ServerParams = conn.params.clone().into();
+        conn.give_back();
+        let mut cache = self.lock_settings_cache();
+        if cache.len() >= MAX_CACHED_SETTINGS {
+            cache.clear();
+        }
+        cache.insert(cache_key, params.clone());
+        Ok(params)
+    }
+
+    fn lock_settings_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(PoolKey, Settings), ServerParams>> {
+        self.params_with_settings
+            .lock()
+            .expect("settings cache lock is never poisoned: no panics while held")
     }
 
     fn params_cell(&self, key: &PoolKey) -> Arc<OnceCell<ServerParams>> {
