@@ -175,6 +175,14 @@ fn scenarios() -> Vec<(&'static str, Vec<u8>, usize)> {
             1,
         ),
         ("show application_name", q("SHOW application_name"), 1),
+        (
+            "prepare to deallocate",
+            [parse("s4", "SELECT 4"), sync()].concat(),
+            1,
+        ),
+        ("deallocate protocol statement", q("DEALLOCATE s4"), 1),
+        ("deallocated", [bind("s4"), execute(), sync()].concat(), 1),
+        ("deallocate unknown", q("DEALLOCATE never_prepared"), 1),
         // Last, since it pins the Sluice client to its server connection.
         (
             "temp table",

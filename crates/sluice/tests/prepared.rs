@@ -211,3 +211,38 @@ fn assert_tags(replies: &[(u8, Vec<u8>)], want: &[u8]) {
         "{replies:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_deallocate_of_a_protocol_statement_works_on_any_connection() {
+    let fx = Fixture::start_with(Options {
+        max_connections: 1,
+        ..Options::default()
+    })
+    .await;
+    let mut a = test_support::RawConn::connect(&fx.addr.to_string())
+        .await
+        .unwrap();
+    a.login_md5(common::MD5_USER, common::MD5_PASSWORD, common::MD5_USER)
+        .await
+        .unwrap();
+    a.send(&extended(&[parse("s5", "SELECT 5"), sync()]))
+        .await
+        .unwrap();
+    assert_tags(&a.recv_until_ready().await.unwrap(), b"1Z");
+    // Another client wipes the only server connection: it no longer has A's statement.
+    let b = fx
+        .try_client(common::MD5_USER, common::MD5_PASSWORD)
+        .await
+        .unwrap();
+    b.batch_execute("DISCARD ALL").await.unwrap();
+    a.send(&test_support::raw::query_message("DEALLOCATE s5"))
+        .await
+        .unwrap();
+    let replies = a.recv_until_ready().await.unwrap();
+    assert_tags(&replies, b"CZ");
+    assert_eq!(replies[0].1, b"DEALLOCATE\0");
+    a.send(&extended(&[bind("s5"), execute(), sync()]))
+        .await
+        .unwrap();
+    assert_tags(&a.recv_until_ready().await.unwrap(), b"EZ");
+}

@@ -28,9 +28,10 @@ pub struct Rewriter<'a> {
 
 impl Rewriter<'_> {
     /// Notes what a statement does to session state.
-    fn classify(&mut self, sql_text: &str, prepared: &mut ServerStatements) {
-        for effect in sql::classify(sql_text) {
-            if let Some(reason) = PinReason::of(&effect) {
+    fn classify(&mut self, sql_text: &str, prepared: &mut ServerStatements) -> Vec<Effect> {
+        let effects = sql::classify(sql_text);
+        for effect in &effects {
+            if let Some(reason) = PinReason::of(effect) {
                 if !self.ignored_pins.contains(&reason) && self.pin.is_none() {
                     tracing::info!(
                         reason = reason.as_str(),
@@ -48,8 +49,9 @@ impl Rewriter<'_> {
                 self.statements.clear();
                 prepared.clear();
             }
-            self.touched.record(&effect);
+            self.touched.record(effect);
         }
+        effects
     }
 }
 
@@ -84,9 +86,10 @@ impl OnServer<'_, '_> {
     ) -> Result<ClientStep, ProtocolError> {
         let rewritten = match FrontendTag::from_byte(msg.tag)? {
             FrontendTag::Query => {
-                self.rewriter
+                let effects = self
+                    .rewriter
                     .classify(frontend::query(msg.body)?, self.prepared);
-                None
+                self.deallocate(&effects, ex)
             }
             FrontendTag::Parse => self.parse(msg.body, ex)?,
             FrontendTag::Bind => self.bind(msg.body, ex)?,
@@ -97,7 +100,8 @@ impl OnServer<'_, '_> {
         match rewritten {
             None => ex.client_message(msg.tag),
             Some(bytes) => {
-                ex.unsynced = true;
+                // A simple Query, even with a Parse injected before it, ends like any Query.
+                ex.unsynced = msg.tag != FrontendTag::Query.byte();
                 edits.replace(offset, msg.wire_len(), bytes);
                 Ok(ClientStep::Forward)
             }
@@ -145,6 +149,23 @@ impl OnServer<'_, '_> {
         encode::describe(&mut out, Target::Statement, &statement.server_name);
         ex.expect(Expect::Describe);
         Ok(Some(out.freeze()))
+    }
+
+    /// `DEALLOCATE name` of a statement the client prepared with the protocol: the server knows
+    /// it under Sluice's name, so the statement is rewritten to that (after a Parse if this
+    /// connection lacks it, so the reply is the same DEALLOCATE a plain server sends).
+    fn deallocate(&mut self, effects: &[Effect], ex: &mut Exchange) -> Option<Bytes> {
+        let [Effect::Deallocate { name: Some(name) }] = effects else {
+            return None;
+        };
+        let statement = self.known(name)?;
+        self.rewriter.statements.remove(name);
+        let mut out = self.ensure_prepared(&statement, ex);
+        self.prepared.remove(&statement.server_name);
+        let sql = format!("DEALLOCATE {}", sql::quote_ident(&statement.server_name));
+        encode::query(&mut out, &sql);
+        ex.expect(Expect::Ready);
+        Some(out.freeze())
     }
 
     /// Closing a named statement only forgets the client's name: the server copy is shared.
