@@ -25,4 +25,4 @@ mod statements;
 pub mod telemetry;
 mod upstream;
 
-pub use proxy::{Proxy, ShutdownHandle};
+pub use proxy::{Observer, Proxy, ShutdownHandle};

@@ -49,6 +49,24 @@ pub struct Proxy {
     shutdown: watch::Sender<bool>,
 }
 
+/// Reads a running proxy's counters (for tests and, later, the admin interface).
+#[derive(Clone)]
+pub struct Observer(Arc<Shared>);
+
+impl Observer {
+    /// Clients pinned so far, per reason name (see docs/pinning.md).
+    pub fn pins(&self) -> Vec<(&'static str, u64)> {
+        PinReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), self.0.pins.get(*r)))
+            .collect()
+    }
+
+    pub fn pins_total(&self) -> u64 {
+        self.pins().iter().map(|(_, n)| n).sum()
+    }
+}
+
 /// Asks a running proxy to stop accepting and drain.
 #[derive(Clone)]
 pub struct ShutdownHandle(watch::Sender<bool>);
@@ -101,6 +119,11 @@ impl Proxy {
         self.listener
             .local_addr()
             .expect("a bound listener has a local address")
+    }
+
+    /// A read-only view of the running proxy's counters.
+    pub fn observer(&self) -> Observer {
+        Observer(self.shared.clone())
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {

@@ -64,6 +64,8 @@ async fn settings_follow_their_client_and_nobody_else() {
         assert_eq!(value(&a, "SHOW work_mem").await, "7MB");
         assert_eq!(value(&a, "SHOW default_transaction_read_only").await, "on");
     }
+    // All of it was tracked, none of it pinned.
+    assert_eq!(fx.observer.pins_total(), 0, "{:?}", fx.observer.pins());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,6 +134,7 @@ async fn state_that_cannot_move_pins_and_is_wiped_after() {
         ),
     ] {
         let a = fx.client().await;
+        let pins_before = fx.observer.pins_total();
         let pid: i32 = value(&a, "SELECT pg_backend_pid()").await.parse().unwrap();
         a.batch_execute(setup).await.unwrap();
         // Other clients keep working on the other connection while A holds its own.
@@ -161,6 +164,12 @@ async fn state_that_cannot_move_pins_and_is_wiped_after() {
         .await;
         assert!(wiped, "{setup}: state left behind");
         let c = fx.client().await;
+        assert_eq!(
+            fx.observer.pins_total(),
+            pins_before + 1,
+            "{setup}: {:?}",
+            fx.observer.pins()
+        );
         assert_eq!(
             value(&c, "SELECT count(*) FROM pg_listening_channels()").await,
             "0"
@@ -217,6 +226,7 @@ async fn an_ignored_pin_reason_does_not_pin() {
     a.simple_query("SELECT pg_advisory_unlock_all()")
         .await
         .unwrap();
+    assert_eq!(fx.observer.pins_total(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -171,6 +171,8 @@ async fn pgbench_prepared_mode_works_with_more_clients_than_connections() {
             "{stdout}"
         );
     }
+    // Nothing pgbench does needs pinning.
+    assert_eq!(fx.observer.pins_total(), 0, "{:?}", fx.observer.pins());
 }
 
 fn msg(tag: u8, body: &[u8]) -> Vec<u8> {

@@ -48,6 +48,7 @@ impl Default for Options {
 pub struct Fixture {
     pub pg: PgCluster,
     pub addr: SocketAddr,
+    pub observer: sluice::Observer,
     shutdown: ShutdownHandle,
 }
 
@@ -71,8 +72,14 @@ impl Fixture {
         let proxy = Proxy::bind(config).await.unwrap();
         let addr = proxy.local_addr();
         let shutdown = proxy.shutdown_handle();
+        let observer = proxy.observer();
         tokio::spawn(proxy.run());
-        Fixture { pg, addr, shutdown }
+        Fixture {
+            pg,
+            addr,
+            observer,
+            shutdown,
+        }
     }
 
     pub fn connstr(&self, user: &str, password: &str, db: &str) -> String {
