@@ -43,7 +43,7 @@ use crate::statements::ClientStatements;
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let mut client = ClientConn::new(stream, peer, shared.config.proxy.max_message_size);
     let Ok(_permit) = shared.client_slots.clone().try_acquire_owned() else {
-        refuse_over_limit(&shared, &mut client).await;
+        Box::pin(refuse_over_limit(&shared, &mut client)).await;
         return;
     };
     let id = shared.next_client_id();
@@ -57,7 +57,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     async {
         let started = tokio::time::Instant::now();
         let result = run(&shared, &mut client).await;
-        end_session(&shared, &mut client, result, started.elapsed()).await;
+        Box::pin(end_session(&shared, &mut client, result, started.elapsed())).await;
     }
     .instrument(span)
     .await
@@ -67,7 +67,7 @@ async fn run(shared: &Shared, client: &mut ClientConn) -> Result<(), SessionErro
     let deadline = shared.config.proxy.login_timeout;
     // Boxed, like the other stages below: an idle session's task then holds only the small
     // waiting state, not the largest stage's (memory per idle client).
-    let login = tokio::time::timeout(deadline, Box::pin(login::login(shared, client)))
+    let login = Box::pin(tokio::time::timeout(deadline, login::login(shared, client)))
         .await
         .map_err(|_| SessionError::LoginTimeout(deadline))??;
     let Some(login) = login else {
