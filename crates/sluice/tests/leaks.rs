@@ -255,3 +255,47 @@ async fn sql_prepared_statements_follow_their_client() {
     assert_eq!(common::sqlstate(&err).as_deref(), Some("26000"));
     assert_eq!(value(&a, "EXECUTE p").await, "from a");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_is_unpinned_once_the_server_confirms_its_state_is_gone() {
+    let fx = Fixture::start_with(Options {
+        max_connections: 1,
+        borrow_timeout: "1s",
+        ..Options::default()
+    })
+    .await;
+    let a = fx.client().await;
+    let b = fx.client().await;
+    for (pin, release) in [
+        ("LISTEN channel_one", "UNLISTEN *"),
+        (
+            "SELECT pg_advisory_lock(11)",
+            "SELECT pg_advisory_unlock_all()",
+        ),
+        ("CREATE TEMP TABLE scratch (x int)", "DISCARD TEMP"),
+        (
+            "BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT 1; COMMIT",
+            "CLOSE ALL",
+        ),
+    ] {
+        a.batch_execute(pin).await.unwrap();
+        // Pinned: A holds the only server connection, B times out.
+        let err = b.simple_query("SELECT 1").await.unwrap_err();
+        assert_eq!(common::sqlstate(&err).as_deref(), Some("53300"), "{pin}");
+        // A release that did not happen (rolled back) keeps the pin.
+        if pin.starts_with("LISTEN") {
+            a.batch_execute("BEGIN; UNLISTEN *; ROLLBACK")
+                .await
+                .unwrap();
+            assert!(
+                b.simple_query("SELECT 1").await.is_err(),
+                "{pin}: unpinned too early"
+            );
+        }
+        a.batch_execute(release).await.unwrap();
+        b.simple_query("SELECT 1")
+            .await
+            .unwrap_or_else(|e| panic!("{pin}: still pinned: {e}"));
+        a.simple_query("SELECT 1").await.unwrap();
+    }
+}

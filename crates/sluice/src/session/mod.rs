@@ -228,27 +228,43 @@ impl<'a> Session<'a> {
             registry: &self.shared.statements,
             touched: Touched::default(),
             pin: None,
+            pin_for_good: false,
+            maybe_released: false,
             ignored_pins: &self.shared.ignored_pins,
             counters: &self.shared.pins,
         };
-        let end = relay(
-            self.client,
-            &mut server,
-            &mut ex,
-            &mut self.scanners,
-            &mut rewriter,
-            mode == PoolMode::Transaction,
-        )
-        .await;
+        let mut unpinned = false;
+        let end = loop {
+            let end = relay(
+                self.client,
+                &mut server,
+                &mut ex,
+                &mut self.scanners,
+                &mut rewriter,
+                mode == PoolMode::Transaction,
+            )
+            .await;
+            if !matches!(end, RelayEnd::CheckPin) {
+                break end;
+            }
+            rewriter.maybe_released = false;
+            if pinned_state_gone(&mut server).await {
+                tracing::info!("client unpinned: the state that pinned it is gone");
+                rewriter.pin = None;
+                unpinned = true;
+                break RelayEnd::Idle;
+            }
+        };
         route.set(None);
-        let (touched, pinned) = (rewriter.touched, rewriter.pin.is_some());
+        let (touched, pinned) = (rewriter.touched, rewriter.pin.is_some() || unpinned);
         let leaving = match &end {
             RelayEnd::Idle | RelayEnd::ClientTerminated => Leaving::Politely,
             _ => Leaving::Abruptly,
         };
         let scanner = std::mem::replace(&mut self.scanners.server, Scanner::new(usize::MAX));
         let result = match end {
-            RelayEnd::Idle => {
+            // CheckPin never leaves the loop above.
+            RelayEnd::Idle | RelayEnd::CheckPin => {
                 if !touched.is_empty() && self.read_back(&mut server, &touched).await.is_err() {
                     server.discard("could not read back the client's session state");
                     return Ok(After::Continue);
@@ -371,6 +387,14 @@ async fn apply_settings(
     server.applied = settings.clone();
     server.sql_statements = statements.clone();
     Ok(())
+}
+
+/// True when the server confirms no state that pins is left on this connection.
+async fn pinned_state_gone(server: &mut Borrowed) -> bool {
+    match server.simple_query(pinning::NOTHING_PINNED_QUERY).await {
+        Ok(rows) => rows.first().and_then(|v| v.as_deref()) == Some("t"),
+        Err(_) => false,
+    }
 }
 
 /// What the session does after a transaction.

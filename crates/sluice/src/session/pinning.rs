@@ -63,6 +63,37 @@ impl PinReason {
     }
 }
 
+/// Effects that may end the state behind a pin: then the server is asked whether it is gone.
+pub fn may_release(effect: &Effect) -> bool {
+    matches!(
+        effect,
+        Effect::Unlisten { channel: None }
+            | Effect::AdvisoryUnlockAll
+            | Effect::Discard(_)
+            | Effect::CloseCursor { name: None }
+            | Effect::SetRole { .. }
+            | Effect::SetSessionAuthorization { .. }
+    )
+}
+
+/// Asks the server whether any state that pins is left: LISTEN channels, session advisory
+/// locks, temporary tables, holdable cursors, a changed role. One row, one column: true when
+/// nothing is left.
+pub const NOTHING_PINNED_QUERY: &str = "SELECT \
+    NOT EXISTS (SELECT 1 FROM pg_catalog.pg_listening_channels()) \
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks \
+        WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()) \
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class \
+        WHERE relnamespace = pg_catalog.pg_my_temp_schema()) \
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_cursors WHERE is_holdable) \
+    AND current_user = session_user";
+
+/// Reasons the server can confirm gone with [`NOTHING_PINNED_QUERY`]; LOAD and unknown state
+/// stay pinned until the client leaves.
+pub fn verifiable(reason: PinReason) -> bool {
+    !matches!(reason, PinReason::Load | PinReason::Unknown)
+}
+
 /// Pins so far, per reason, for the whole proxy.
 #[derive(Debug, Default)]
 pub struct PinCounters {

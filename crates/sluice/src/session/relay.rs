@@ -31,6 +31,9 @@ pub enum RelayEnd {
     ServerLost(String),
     /// The server broke the protocol.
     ServerProtocol(ProtocolError),
+    /// Idle, pinned, and the client ran something that may have ended the pinned state: the
+    /// session should ask the server.
+    CheckPin,
 }
 
 /// The scanners of both directions: they remember a message forwarded in pieces.
@@ -69,8 +72,13 @@ pub async fn relay(
                 return RelayEnd::ClientTerminated;
             }
             let quiet = client.rbuf.is_empty() && server.rbuf.is_empty();
-            if release_when_idle && rewriter.pin.is_none() && quiet && ex.is_idle() {
-                return RelayEnd::Idle;
+            if release_when_idle && quiet && ex.is_idle() {
+                if rewriter.pin.is_none() {
+                    return RelayEnd::Idle;
+                }
+                if rewriter.maybe_released && !rewriter.pin_for_good {
+                    return RelayEnd::CheckPin;
+                }
             }
         }
         if let Err(end) = wait(client, server, &mut pending).await {

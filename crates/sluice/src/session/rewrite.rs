@@ -9,7 +9,7 @@ use pgwire::{encode, FrontendTag, ProtocolError, RawMessage};
 use super::exchange::{ClientStep, Exchange, Expect};
 use super::outbox::Edits;
 use super::params::Touched;
-use super::pinning::{PinCounters, PinReason};
+use super::pinning::{may_release, verifiable, PinCounters, PinReason};
 use crate::statements::{ClientStatements, ServerStatements, Statement, StatementRegistry};
 use sql::{DiscardWhat, Effect};
 
@@ -19,8 +19,12 @@ pub struct Rewriter<'a> {
     pub registry: &'a StatementRegistry,
     /// Session settings the client's SQL changed in this transaction.
     pub touched: Touched,
-    /// Set once the client's SQL created state that cannot move.
+    /// Why the client is pinned now (the first reason), if it is.
     pub pin: Option<PinReason>,
+    /// A reason that the server cannot confirm gone (LOAD, unknown state) was seen.
+    pub pin_for_good: bool,
+    /// While pinned, the client ran something that may have ended the pinned state.
+    pub maybe_released: bool,
     /// Pin reasons the operator switched off.
     pub ignored_pins: &'a [PinReason],
     pub counters: &'a PinCounters,
@@ -31,8 +35,12 @@ impl Rewriter<'_> {
     fn classify(&mut self, sql_text: &str, prepared: &mut ServerStatements) -> Vec<Effect> {
         let effects = sql::classify(sql_text);
         for effect in &effects {
-            if let Some(reason) = PinReason::of(effect) {
-                if !self.ignored_pins.contains(&reason) && self.pin.is_none() {
+            if self.pin.is_some() && may_release(effect) {
+                self.maybe_released = true;
+            }
+            if let Some(reason) = PinReason::of(effect).filter(|r| !self.ignored_pins.contains(r)) {
+                self.pin_for_good |= !verifiable(reason);
+                if self.pin.is_none() {
                     tracing::info!(
                         reason = reason.as_str(),
                         "client pinned to its server connection"
