@@ -28,6 +28,7 @@ pub(crate) mod defaults {
     pub const SERVER_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
     pub const SERVER_LIFETIME: Duration = Duration::from_secs(60 * 60);
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
     pub const LOG_FILTER: &str = "info";
 }
@@ -179,6 +180,9 @@ pub struct DatabaseConfig {
     /// TCP connect plus server authentication must finish within this.
     /// Default 5s, always > 0.
     pub connect_timeout: Duration,
+    /// How often the monitor asks every host whether it is the primary (and at once when a
+    /// server connection fails). Default 1s, > 0.
+    pub probe_interval: Duration,
 }
 
 /// `[[users]]`: one login that clients may use.

@@ -49,6 +49,7 @@ pub(crate) struct RawDatabase {
     pub server_idle_timeout: Option<StrOrInt>,
     pub server_lifetime: Option<StrOrInt>,
     pub connect_timeout: Option<StrOrInt>,
+    pub probe_interval: Option<StrOrInt>,
 }
 
 #[derive(Deserialize, Default)]

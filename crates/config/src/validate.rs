@@ -235,6 +235,14 @@ impl Checker {
                     positive_duration,
                 )
                 .unwrap_or(defaults::CONNECT_TIMEOUT),
+            probe_interval: self
+                .field(
+                    "database.probe_interval",
+                    raw.probe_interval,
+                    defaults::PROBE_INTERVAL,
+                    positive_duration,
+                )
+                .unwrap_or(defaults::PROBE_INTERVAL),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod accept;
 mod auth;
 pub mod demo;
 mod error;
+mod failover;
 pub mod proxy;
 mod session;
 mod statements;

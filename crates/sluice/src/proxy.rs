@@ -14,6 +14,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::accept::serve_listener;
 use crate::auth::UserDirectory;
+use crate::failover::{spawn_monitor, MonitorLogin};
 use crate::session::cancel::CancelRegistry;
 use crate::session::pinning::{PinCounters, PinReason};
 use crate::statements::StatementRegistry;
@@ -140,15 +141,42 @@ impl Proxy {
         } = self;
         tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
         let reaper = tokio::spawn(reap_idle_servers(shared.clone()));
+        let monitor = start_monitor(&shared);
         serve_listener(listener, shared.clone(), shared.shutdown.clone()).await;
         drain(&shared).await;
         reaper.abort();
+        monitor.abort();
         for conn in shared.target.pool.retire_all() {
             conn.terminate().await;
         }
         drop(shutdown);
         tracing::info!("stopped");
     }
+}
+
+/// Probes every host and elects the writer; when the writer changes, every connection to the
+/// old one is retired (idle ones closed now, lent ones when they come back).
+fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    let db = &shared.config.database;
+    let first = &shared.config.users[0];
+    let login = MonitorLogin {
+        user: first.name.clone(),
+        password: first.password.clone(),
+        database: first
+            .databases
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "postgres".into()),
+        connect_timeout: db.connect_timeout,
+    };
+    let pool = shared.target.pool.clone();
+    spawn_monitor(
+        shared.target.topology.clone(),
+        db.hosts.clone(),
+        login,
+        db.probe_interval,
+        move || drop(pool.retire_all()),
+    )
 }
 
 /// SO_REUSEADDR so a restart does not wait out TIME_WAIT.

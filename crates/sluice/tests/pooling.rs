@@ -134,7 +134,8 @@ async fn a_client_that_vanishes_mid_transaction_leaves_nothing_behind() {
     let clean = eventually(Duration::from_secs(10), || async {
         let open: i64 = admin
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND state <> 'idle'",
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND state <> 'idle' \
+                 AND application_name <> 'sluice-monitor'",
                 &[],
             )
             .await
@@ -197,7 +198,8 @@ async fn an_idle_pooled_connection_killed_by_the_server_is_replaced_silently() {
     let admin = fx.direct_superuser().await;
     let killed: i64 = admin
         .query_one(
-            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app') k",
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE usename = 'app' AND application_name <> 'sluice-monitor') k",
             &[],
         )
         .await

@@ -32,7 +32,8 @@ async fn prepared_statements_follow_clients_across_server_connections() {
     let admin = fx.direct_superuser().await;
     let backends: i64 = admin
         .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'",
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' \
+             AND application_name <> 'sluice-monitor'",
             &[],
         )
         .await

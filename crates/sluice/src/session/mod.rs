@@ -275,6 +275,8 @@ impl<'a> Session<'a> {
             RelayEnd::ClientGone => Err(SessionError::ClientGone),
             RelayEnd::ClientProtocol(e) => Err(e.into()),
             RelayEnd::ServerLost(cause) => {
+                // The host may be gone: let the monitor look now rather than at its next tick.
+                self.shared.target.topology.request_probe();
                 server.discard(&cause);
                 return Err(SessionError::ServerLost {
                     cause,

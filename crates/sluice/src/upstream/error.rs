@@ -33,6 +33,8 @@ pub enum UpstreamError {
     Scram(#[from] ScramError),
     #[error("server protocol violation: {0}")]
     Protocol(#[from] ProtocolError),
+    #[error("no writer (primary) known within {waited:?}")]
+    NoWriter { waited: Duration },
     #[error("no server connection became available within {waited:?}")]
     PoolExhausted { waited: Duration },
     #[error("server returned an unexpected reply: {0}")]
@@ -57,6 +59,16 @@ impl UpstreamError {
                 severity,
                 ..server.clone()
             },
+            UpstreamError::NoWriter { waited } => ErrorFields::new(
+                severity,
+                SqlState::TOO_MANY_CONNECTIONS,
+                format!(
+                    "no writer (primary) available within connection_borrow_timeout ({}): \
+                     the database is failing over or no host accepts writes",
+                    crate::error::humanize(*waited)
+                ),
+            )
+            .with_hint("retry shortly; Sluice routes new transactions to the new primary as soon as it sees one"),
             UpstreamError::PoolExhausted { waited } => ErrorFields::new(
                 severity,
                 SqlState::TOO_MANY_CONNECTIONS,

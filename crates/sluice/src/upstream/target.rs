@@ -10,6 +10,7 @@ use pool::{Grant, Group, Limits, Pooled};
 use tokio::sync::OnceCell;
 
 use super::{connect, ConnectParams, ServerConn, UpstreamError};
+use crate::failover::Topology;
 use crate::session::params::{sync_statement, Settings};
 
 /// Server connections are pooled per (database, user): a connection logged in as one role
@@ -33,6 +34,7 @@ pub struct Credentials {
 
 pub struct Target {
     pub pool: Group<PoolKey, ServerConn>,
+    pub topology: Arc<Topology>,
     settings: DatabaseConfig,
     max_prepared: usize,
     server_max_connections: OnceCell<u32>,
@@ -53,6 +55,7 @@ impl Target {
         let limits = limits_for(&settings, None);
         Target {
             pool: Group::new(limits),
+            topology: Arc::new(Topology::default()),
             settings,
             max_prepared,
             server_max_connections: OnceCell::new(),
@@ -71,29 +74,35 @@ impl Target {
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<ServerConn, UpstreamError> {
-        let mut last_error = None;
-        for host in &self.settings.hosts {
-            let params = ConnectParams {
-                host,
-                user: &creds.user,
-                password: creds.password.expose(),
-                database: &key.database,
-                init_query: &self.settings.init_query,
-                timeout: self.settings.connect_timeout,
-                key_cache: &creds.key_cache,
-                max_prepared: self.max_prepared,
-            };
-            match connect(&params).await {
-                Ok(conn) => return Ok(conn),
-                // The server answered and refused: another host would refuse alike.
-                Err(e @ UpstreamError::Rejected(_)) => return Err(e),
-                Err(e) => {
+        // New connections go to the writer only; while there is none (failover, split brain),
+        // they wait for one rather than guess.
+        let wait = self.settings.connection_borrow_timeout;
+        let writer = self
+            .topology
+            .wait_for_writer(wait)
+            .await
+            .ok_or(UpstreamError::NoWriter { waited: wait })?;
+        let host = &writer.host;
+        let params = ConnectParams {
+            host,
+            user: &creds.user,
+            password: creds.password.expose(),
+            database: &key.database,
+            init_query: &self.settings.init_query,
+            timeout: self.settings.connect_timeout,
+            key_cache: &creds.key_cache,
+            max_prepared: self.max_prepared,
+        };
+        match connect(&params).await {
+            Ok(conn) => Ok(conn),
+            Err(e) => {
+                if !matches!(e, UpstreamError::Rejected(_)) {
                     tracing::warn!(host = %host, error = %e, "server connection failed");
-                    last_error = Some(e);
+                    self.topology.request_probe();
                 }
+                Err(e)
             }
         }
-        Err(last_error.unwrap_or(UpstreamError::UnexpectedReply("no hosts configured")))
     }
 
     /// Server parameters for a client login to `key`. The first login for a key borrows a

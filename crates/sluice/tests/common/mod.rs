@@ -27,6 +27,8 @@ pub struct Options {
     pub extra_proxy: &'static str,
     /// How the PostgreSQL cluster authenticates TCP clients (Sluice included).
     pub cluster_auth: test_support::HbaAuth,
+    /// Also start a streaming-replication standby and list it in `hosts` after the primary.
+    pub standby: bool,
 }
 
 impl Default for Options {
@@ -41,12 +43,14 @@ impl Default for Options {
             max_client_connections: 1000,
             extra_proxy: "",
             cluster_auth: test_support::HbaAuth::ScramSha256,
+            standby: false,
         }
     }
 }
 
 pub struct Fixture {
     pub pg: PgCluster,
+    pub standby: Option<PgCluster>,
     pub addr: SocketAddr,
     pub observer: sluice::Observer,
     shutdown: ShutdownHandle,
@@ -68,7 +72,13 @@ impl Fixture {
             pg.create_user(user, pw).await.unwrap();
             pg.create_database(user, user).await.unwrap();
         }
-        let config = config::Config::from_toml_str(&config_toml(&pg, &opts)).unwrap();
+        let standby = match opts.standby {
+            true => Some(pg.start_standby().await.unwrap()),
+            false => None,
+        };
+        let mut hosts = vec![pg.addr()];
+        hosts.extend(standby.as_ref().map(|s| s.addr()));
+        let config = config::Config::from_toml_str(&config_toml(&hosts, &opts)).unwrap();
         let proxy = Proxy::bind(config).await.unwrap();
         let addr = proxy.local_addr();
         let shutdown = proxy.shutdown_handle();
@@ -76,6 +86,7 @@ impl Fixture {
         tokio::spawn(proxy.run());
         Fixture {
             pg,
+            standby,
             addr,
             observer,
             shutdown,
@@ -111,7 +122,8 @@ impl Fixture {
         let admin = self.direct_superuser().await;
         admin
             .query(
-                "SELECT pid, state, backend_xid::text FROM pg_stat_activity WHERE usename = $1",
+                "SELECT pid, state, backend_xid::text FROM pg_stat_activity \
+                 WHERE usename = $1 AND application_name <> 'sluice-monitor'",
                 &[&user],
             )
             .await
@@ -138,7 +150,7 @@ impl Drop for Fixture {
     }
 }
 
-fn config_toml(pg: &PgCluster, o: &Options) -> String {
+fn config_toml(hosts: &[String], o: &Options) -> String {
     format!(
         r#"
 [proxy]
@@ -152,7 +164,8 @@ shutdown_timeout = "1s"
 {extra_proxy}
 
 [database]
-hosts = ["{host}"]
+hosts = [{hosts}]
+probe_interval = "200ms"
 max_connections = {max_connections}
 connection_borrow_timeout = "{borrow_timeout}"
 
@@ -174,7 +187,11 @@ filter = "warn"
         max_message = o.max_message_size,
         max_clients = o.max_client_connections,
         extra_proxy = o.extra_proxy,
-        host = pg.addr(),
+        hosts = hosts
+            .iter()
+            .map(|h| format!("\"{h}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
         max_connections = o.max_connections,
         borrow_timeout = o.borrow_timeout,
     )

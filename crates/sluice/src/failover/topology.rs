@@ -1,0 +1,113 @@
+//! The current view of the target group: which host, if any, is the writer.
+
+use std::time::Duration;
+
+use config::HostPort;
+use tokio::sync::{watch, Notify};
+
+/// The host new server connections go to, and a generation that changes with every election,
+/// so connections opened to an earlier writer can be recognised and retired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer {
+    pub host: HostPort,
+    pub generation: u64,
+}
+
+/// Shared between the monitor (which writes it) and the target (which reads it).
+#[derive(Debug)]
+pub struct Topology {
+    writer: watch::Sender<Option<Writer>>,
+    /// Asks the monitor to probe now (a server connection just failed).
+    probe_now: Notify,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Topology {
+            writer: watch::channel(None).0,
+            probe_now: Notify::new(),
+        }
+    }
+}
+
+impl Topology {
+    pub fn writer(&self) -> Option<Writer> {
+        self.writer.borrow().clone()
+    }
+
+    /// Waits up to `timeout` for a writer to be known.
+    pub async fn wait_for_writer(&self, timeout: Duration) -> Option<Writer> {
+        let mut rx = self.writer.subscribe();
+        let found = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await;
+        // The binding ends the borrow of `rx` before it is dropped (edition 2021 tail rules).
+        #[allow(clippy::let_and_return)]
+        let writer = match found {
+            Ok(Ok(writer)) => writer.clone(),
+            _ => None,
+        };
+        writer
+    }
+
+    /// Records the monitor's election; returns true if the writer changed.
+    pub fn elect(&self, host: Option<HostPort>) -> bool {
+        let mut changed = false;
+        self.writer.send_if_modified(|current| {
+            let same = current.as_ref().map(|w| &w.host) == host.as_ref();
+            if same {
+                return false;
+            }
+            let generation = current.as_ref().map_or(0, |w| w.generation) + 1;
+            *current = host.map(|host| Writer { host, generation });
+            changed = true;
+            true
+        });
+        changed
+    }
+
+    pub fn request_probe(&self) {
+        self.probe_now.notify_one();
+    }
+
+    pub async fn probe_requested(&self) {
+        self.probe_now.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(port: u16) -> Option<HostPort> {
+        Some(HostPort {
+            host: "127.0.0.1".into(),
+            port,
+        })
+    }
+
+    #[tokio::test]
+    async fn elections_bump_the_generation_only_on_change() {
+        let t = Topology::default();
+        assert!(t.writer().is_none());
+        assert!(t.elect(host(1)));
+        assert!(!t.elect(host(1)));
+        assert_eq!(t.writer().unwrap().generation, 1);
+        assert!(t.elect(None));
+        assert!(t.writer().is_none());
+        assert!(t.elect(host(2)));
+        assert_eq!(t.writer().unwrap().host.port, 2);
+        assert!(t.wait_for_writer(Duration::from_millis(10)).await.is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_for_a_writer_times_out_or_wakes_on_election() {
+        let t = std::sync::Arc::new(Topology::default());
+        assert!(t.wait_for_writer(Duration::from_secs(1)).await.is_none());
+        let waiter = tokio::spawn({
+            let t = t.clone();
+            async move { t.wait_for_writer(Duration::from_secs(5)).await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        t.elect(host(3));
+        assert_eq!(waiter.await.unwrap().unwrap().host.port, 3);
+    }
+}

@@ -1,0 +1,129 @@
+//! Failover against a real primary and streaming standby: the standby is promoted after the
+//! primary dies; idle clients never notice, new transactions run on the new primary, and the
+//! client whose transaction was on the lost primary sees it fail.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Fixture, Options};
+use futures_util::future::join_all;
+use test_support::StopMode;
+use tokio_postgres::SimpleQueryMessage;
+
+async fn in_recovery(client: &tokio_postgres::Client) -> Result<String, tokio_postgres::Error> {
+    let rows = client
+        .simple_query("SELECT pg_is_in_recovery()::text")
+        .await?;
+    Ok(rows
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_follow_the_promoted_standby_and_idle_clients_stay_connected() {
+    let mut fx = Fixture::start_with(Options {
+        standby: true,
+        max_connections: 4,
+        borrow_timeout: "20s",
+        ..Options::default()
+    })
+    .await;
+    let setup = fx.client().await;
+    setup
+        .batch_execute("CREATE TABLE events (id serial, note text)")
+        .await
+        .unwrap();
+    setup
+        .batch_execute("INSERT INTO events (note) VALUES ('before')")
+        .await
+        .unwrap();
+    assert_eq!(
+        in_recovery(&setup).await.unwrap(),
+        "false",
+        "writes go to the primary"
+    );
+    // Commits are asynchronous in the test clusters: wait until the standby has the table, as
+    // a synchronous standby would, before the primary dies.
+    let standby = fx.standby.as_ref().unwrap();
+    let replica = standby
+        .connect(common::APP, common::APP_PASSWORD, common::APP)
+        .await
+        .unwrap();
+    let replicated = common::eventually(Duration::from_secs(10), || async {
+        replica
+            .query_one("SELECT count(*) FROM events", &[])
+            .await
+            .is_ok_and(|r| r.get::<_, i64>(0) == 1)
+    })
+    .await;
+    assert!(replicated, "the standby never caught up");
+    let idle = join_all((0..10).map(|_| fx.client())).await;
+    for c in &idle {
+        c.simple_query("SELECT 1").await.unwrap();
+    }
+    let in_flight = fx.client().await;
+    in_flight
+        .batch_execute("BEGIN; INSERT INTO events (note) VALUES ('lost')")
+        .await
+        .unwrap();
+
+    fx.pg.stop(StopMode::Immediate).unwrap();
+    // The transaction that was running on the lost primary fails, as it would directly.
+    assert!(in_flight.simple_query("COMMIT").await.is_err());
+    fx.standby.as_ref().unwrap().promote().unwrap();
+
+    // Every idle client kept its connection; its next transaction runs on the new primary.
+    for c in &idle {
+        assert!(!c.is_closed());
+        c.batch_execute("INSERT INTO events (note) VALUES ('after')")
+            .await
+            .unwrap();
+        assert_eq!(in_recovery(c).await.unwrap(), "false");
+    }
+    let count: i64 = common::one(
+        &idle[0],
+        "SELECT count(*) FROM events WHERE note = 'after'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(count, 10);
+    let lost: i64 = common::one(
+        &idle[0],
+        "SELECT count(*) FROM events WHERE note = 'lost'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(lost, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_writer_new_transactions_wait_then_get_a_clear_error() {
+    let mut fx = Fixture::start_with(Options {
+        standby: true,
+        borrow_timeout: "2s",
+        ..Options::default()
+    })
+    .await;
+    let client = fx.client().await;
+    client.simple_query("SELECT 1").await.unwrap();
+    fx.pg.stop(StopMode::Immediate).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Only a standby is left: Sluice does not send writes to it; it waits, then says why.
+    let err = client.simple_query("SELECT 1").await.unwrap_err();
+    let db = err
+        .as_db_error()
+        .expect("an error from Sluice, not a closed connection");
+    assert_eq!(db.code().code(), "53300");
+    assert!(db.message().contains("no writer"), "{}", db.message());
+    assert!(!client.is_closed(), "the client stays connected");
+}
