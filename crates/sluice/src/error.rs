@@ -44,6 +44,9 @@ pub enum SessionError {
         cause: String,
         fatal_forwarded: bool,
     },
+    /// The server was lost after a COMMIT was sent and before it answered.
+    #[error("server connection lost during COMMIT: {cause}")]
+    CommitUnknown { cause: String },
     /// Could not set up a server connection at login (bad database, server down, ...).
     #[error("could not open a server connection: {0}")]
     Upstream(#[from] UpstreamError),
@@ -60,7 +63,9 @@ impl SessionError {
             | SessionError::NoUser
             | SessionError::LoginTimeout(_)
             | SessionError::IdleTimeout(_) => Side::Client,
-            SessionError::ServerLost { .. } | SessionError::Upstream(_) => Side::Server,
+            SessionError::ServerLost { .. }
+            | SessionError::CommitUnknown { .. }
+            | SessionError::Upstream(_) => Side::Server,
             SessionError::TooManyClients(_) | SessionError::Shutdown => Side::Proxy,
         }
     }
@@ -110,6 +115,18 @@ impl SessionError {
             SessionError::ServerLost { cause, .. } => fatal(
                 SqlState::CONNECTION_FAILURE,
                 format!("server connection lost: {cause}"),
+            ),
+            SessionError::CommitUnknown { cause } => Some(
+                ErrorFields::new(
+                    Severity::Fatal,
+                    SqlState::TRANSACTION_RESOLUTION_UNKNOWN,
+                    format!(
+                        "server connection lost during COMMIT; its outcome is unknown: {cause}"
+                    ),
+                )
+                .with_hint(
+                    "check whether the transaction's changes are present before retrying it",
+                ),
             ),
             SessionError::Upstream(e) => Some(e.client_error(Severity::Fatal)),
         }

@@ -75,6 +75,7 @@ async fn writes_follow_the_promoted_standby_and_idle_clients_stay_connected() {
 
     fx.pg.stop(StopMode::Immediate).unwrap();
     // The transaction that was running on the lost primary fails, as it would directly.
+    // It got the server's own FATAL (immediate shutdown) and its connection closed.
     assert!(in_flight.simple_query("COMMIT").await.is_err());
     fx.standby.as_ref().unwrap().promote().unwrap();
 
@@ -126,4 +127,31 @@ async fn without_a_writer_new_transactions_wait_then_get_a_clear_error() {
     assert_eq!(db.code().code(), "53300");
     assert!(db.message().contains("no writer"), "{}", db.message());
     assert!(!client.is_closed(), "the client stays connected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_lost_with_its_server_is_reported_as_unknown() {
+    let fx = Fixture::start().await;
+    let client = fx.client().await;
+    client
+        .batch_execute("BEGIN; CREATE TABLE maybe (id int)")
+        .await
+        .unwrap();
+    let pid = common::one(&client, "SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get::<_, i32>(0);
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status();
+        assert!(status.unwrap().success());
+    };
+    // Freeze the backend, send COMMIT, then kill it: the COMMIT may or may not have happened.
+    signal("-STOP");
+    let commit = tokio::spawn(async move { client.simple_query("COMMIT").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal("-KILL");
+    let err = commit.await.unwrap().unwrap_err();
+    assert_eq!(common::sqlstate(&err).as_deref(), Some("08007"), "{err}");
 }

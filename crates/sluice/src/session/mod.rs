@@ -230,6 +230,7 @@ impl<'a> Session<'a> {
             pin: None,
             pin_for_good: false,
             maybe_released: false,
+            commit_sent: false,
             ignored_pins: &self.shared.ignored_pins,
             counters: &self.shared.pins,
         };
@@ -256,6 +257,7 @@ impl<'a> Session<'a> {
             }
         };
         route.set(None);
+        let commit_sent = rewriter.commit_sent;
         let (touched, pinned) = (rewriter.touched, rewriter.pin.is_some() || unpinned);
         let leaving = match &end {
             RelayEnd::Idle | RelayEnd::ClientTerminated => Leaving::Politely,
@@ -278,6 +280,9 @@ impl<'a> Session<'a> {
                 // The host may be gone: let the monitor look now rather than at its next tick.
                 self.shared.target.topology.request_probe();
                 server.discard(&cause);
+                if commit_sent && ex.pending_ready() > 0 && !ex.fatal_seen {
+                    return Err(SessionError::CommitUnknown { cause });
+                }
                 return Err(SessionError::ServerLost {
                     cause,
                     fatal_forwarded: ex.fatal_seen,

@@ -11,7 +11,7 @@ use super::outbox::Edits;
 use super::params::Touched;
 use super::pinning::{may_release, verifiable, PinCounters, PinReason};
 use crate::statements::{ClientStatements, ServerStatements, Statement, StatementRegistry};
-use sql::{DiscardWhat, Effect};
+use sql::{DiscardWhat, Effect, TransactionControl};
 
 /// What the client-side scan needs besides the exchange.
 pub struct Rewriter<'a> {
@@ -25,6 +25,9 @@ pub struct Rewriter<'a> {
     pub pin_for_good: bool,
     /// While pinned, the client ran something that may have ended the pinned state.
     pub maybe_released: bool,
+    /// A COMMIT (or END, COMMIT PREPARED, PREPARE TRANSACTION) was sent: if the server is lost
+    /// before answering, its outcome is unknown.
+    pub commit_sent: bool,
     /// Pin reasons the operator switched off.
     pub ignored_pins: &'a [PinReason],
     pub counters: &'a PinCounters,
@@ -56,6 +59,16 @@ impl Rewriter<'_> {
                 // Both the client's statements and every one on the server are gone.
                 self.statements.clear();
                 prepared.clear();
+            }
+            if matches!(
+                effect,
+                Effect::Transaction(
+                    TransactionControl::Commit
+                        | TransactionControl::CommitPrepared
+                        | TransactionControl::PrepareTransaction
+                )
+            ) {
+                self.commit_sent = true;
             }
             self.touched.record(effect);
         }
