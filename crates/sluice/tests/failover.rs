@@ -96,6 +96,29 @@ async fn writes_follow_the_promoted_standby_and_idle_clients_stay_connected() {
     .unwrap()
     .get(0);
     assert_eq!(count, 10);
+    // Split brain: the old primary comes back writable (no rewind); the promoted standby is on
+    // a newer timeline, so the old one gets nothing.
+    fx.pg.start_again().unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for c in &idle {
+        c.batch_execute("INSERT INTO events (note) VALUES ('split')")
+            .await
+            .unwrap();
+    }
+    let old = fx
+        .pg
+        .connect(common::APP, common::APP_PASSWORD, common::APP)
+        .await
+        .unwrap();
+    let on_old: i64 = old
+        .query_one(
+            "SELECT count(*) FROM events WHERE note IN ('after', 'split')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(on_old, 0, "writes reached the old primary");
     let lost: i64 = common::one(
         &idle[0],
         "SELECT count(*) FROM events WHERE note = 'lost'",

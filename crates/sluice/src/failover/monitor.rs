@@ -21,12 +21,24 @@ pub struct MonitorLogin {
 }
 
 /// What one probe found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Role {
-    Primary,
-    Standby,
+    /// Not in recovery, on this timeline, of the cluster with this system identifier.
+    Primary {
+        timeline: u32,
+        system_id: String,
+    },
+    Standby {
+        system_id: String,
+    },
     Down,
 }
+
+/// Role, the cluster's system identifier, and (for a primary) the current WAL file name, whose
+/// first eight hex digits are the timeline. All readable by an ordinary role.
+const PROBE_QUERY: &str = "SELECT pg_is_in_recovery()::text, \
+    (SELECT system_identifier FROM pg_control_system())::text, \
+    CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END";
 
 pub fn spawn_monitor(
     topology: Arc<Topology>,
@@ -38,12 +50,15 @@ pub fn spawn_monitor(
     tokio::spawn(async move {
         let key_cache = ScramKeyCache::new(login.password.expose());
         let mut probes: Vec<Option<ServerConn>> = hosts.iter().map(|_| None).collect();
+        // The cluster is the one the first writer belonged to; a host of another cluster (a
+        // wrongly configured address, a database rebuilt from scratch) is never elected.
+        let mut cluster: Option<String> = None;
         loop {
             let mut roles = Vec::with_capacity(hosts.len());
             for (host, probe) in hosts.iter().zip(probes.iter_mut()) {
                 roles.push(probe_host(host, probe, &login, &key_cache).await);
             }
-            let writer = elect(&hosts, &roles);
+            let writer = elect(&hosts, &roles, &mut cluster);
             if topology.elect(writer.clone()) {
                 match &writer {
                     Some(host) => tracing::warn!(writer = %host, ?roles, "writer elected"),
@@ -59,20 +74,40 @@ pub fn spawn_monitor(
     })
 }
 
-/// The single host that is up and not in recovery; none if zero or several claim it.
-fn elect(hosts: &[HostPort], roles: &[Role]) -> Option<HostPort> {
-    let mut primaries = hosts
+/// The host that is up, not in recovery, of this cluster, and on the newest timeline; none if
+/// there is no such host, or if several tie (split brain that timelines cannot settle).
+fn elect(hosts: &[HostPort], roles: &[Role], cluster: &mut Option<String>) -> Option<HostPort> {
+    let primaries: Vec<(&HostPort, u32, &String)> = hosts
         .iter()
         .zip(roles)
-        .filter(|(_, r)| **r == Role::Primary);
-    let first = primaries.next()?;
-    if primaries.next().is_some() {
+        .filter_map(|(host, role)| match role {
+            Role::Primary { timeline, system_id } => Some((host, *timeline, system_id)),
+            _ => None,
+        })
+        .filter(|(host, _, system_id)| {
+            let ours = cluster.as_ref().is_none_or(|c| c == *system_id);
+            if !ours {
+                tracing::error!(host = %host, "host belongs to another cluster (system identifier differs): never elected");
+            }
+            ours
+        })
+        .collect();
+    let newest = primaries.iter().map(|(_, timeline, _)| *timeline).max()?;
+    let mut on_newest = primaries
+        .iter()
+        .filter(|(_, timeline, _)| *timeline == newest);
+    let (host, _, system_id) = on_newest.next()?;
+    if on_newest.next().is_some() {
         tracing::error!(
-            "more than one host claims to be the primary: no writer until one steps down"
+            "more than one primary on the newest timeline: no writer until one steps down"
         );
         return None;
     }
-    Some(first.0.clone())
+    if primaries.len() > 1 {
+        tracing::error!(writer = %host, "an old primary is up and writable; it gets no traffic");
+    }
+    cluster.get_or_insert_with(|| (*system_id).clone());
+    Some((*host).clone())
 }
 
 async fn probe_host(
@@ -103,21 +138,35 @@ async fn probe_host(
     let Some(conn) = probe.as_mut() else {
         return Role::Down;
     };
-    let asked = tokio::time::timeout(
-        login.connect_timeout,
-        conn.simple_query("SELECT pg_is_in_recovery()"),
-    );
+    let asked = tokio::time::timeout(login.connect_timeout, conn.simple_query_rows(PROBE_QUERY));
     match asked.await {
-        Ok(Ok(rows)) => match rows.first().and_then(|v| v.as_deref()) {
-            Some("f") => Role::Primary,
-            Some("t") => Role::Standby,
-            _ => Role::Down,
-        },
+        Ok(Ok(rows)) => role_from(rows.first().map(Vec::as_slice).unwrap_or_default()),
         _ => {
             // Reconnect next time: a frozen or dead host must not keep a half-open probe.
             *probe = None;
             Role::Down
         }
+    }
+}
+
+fn role_from(row: &[Option<String>]) -> Role {
+    let (Some(Some(recovery)), Some(Some(system_id))) = (row.first(), row.get(1)) else {
+        return Role::Down;
+    };
+    let system_id = system_id.clone();
+    match recovery.as_str() {
+        "true" => Role::Standby { system_id },
+        "false" => {
+            let walfile = row.get(2).cloned().flatten().unwrap_or_default();
+            let timeline = walfile
+                .get(..8)
+                .and_then(|t| u32::from_str_radix(t, 16).ok());
+            timeline.map_or(Role::Down, |timeline| Role::Primary {
+                timeline,
+                system_id,
+            })
+        }
+        _ => Role::Down,
     }
 }
 
@@ -134,21 +183,65 @@ mod tests {
             .collect()
     }
 
+    fn primary(timeline: u32, system_id: &str) -> Role {
+        Role::Primary {
+            timeline,
+            system_id: system_id.into(),
+        }
+    }
+
+    fn standby() -> Role {
+        Role::Standby {
+            system_id: "1".into(),
+        }
+    }
+
     #[test]
-    fn exactly_one_primary_is_the_writer() {
+    fn the_primary_on_the_newest_timeline_is_the_writer() {
         let h = hosts(3);
+        let mut cluster = None;
+        let got = elect(&h, &[standby(), primary(1, "1"), Role::Down], &mut cluster);
+        assert_eq!(got.unwrap().port, 2);
+        assert_eq!(cluster.as_deref(), Some("1"));
         assert_eq!(
-            elect(&h, &[Role::Standby, Role::Primary, Role::Down])
-                .unwrap()
-                .port,
-            2
+            elect(&h, &[standby(), standby(), Role::Down], &mut cluster),
+            None
         );
-        assert_eq!(elect(&h, &[Role::Standby, Role::Standby, Role::Down]), None);
         assert_eq!(
-            elect(&h, &[Role::Primary, Role::Primary, Role::Standby]),
-            None,
-            "split brain fails closed"
+            elect(&h, &[Role::Down, Role::Down, Role::Down], &mut cluster),
+            None
         );
-        assert_eq!(elect(&h, &[Role::Down, Role::Down, Role::Down]), None);
+        // The old primary restarted without rewind: the promoted one is on a newer timeline.
+        let got = elect(
+            &h,
+            &[primary(1, "1"), primary(2, "1"), Role::Down],
+            &mut cluster,
+        );
+        assert_eq!(got.unwrap().port, 2);
+        // Two on the same timeline: fail closed.
+        let tie = [primary(2, "1"), primary(2, "1"), standby()];
+        assert_eq!(elect(&h, &tie, &mut cluster), None);
+        // Another cluster's primary is never elected.
+        let other = [primary(9, "other"), standby(), Role::Down];
+        assert_eq!(elect(&h, &other, &mut cluster), None);
+    }
+
+    #[test]
+    fn probe_rows_decode() {
+        let row = |a: &str, b: &str, c: Option<&str>| {
+            vec![
+                Some(a.to_string()),
+                Some(b.to_string()),
+                c.map(str::to_string),
+            ]
+        };
+        let wal = Some("000000020000000000000003");
+        assert_eq!(role_from(&row("false", "7", wal)), primary(2, "7"));
+        let standby = Role::Standby {
+            system_id: "7".into(),
+        };
+        assert_eq!(role_from(&row("true", "7", None)), standby);
+        assert_eq!(role_from(&[]), Role::Down);
+        assert_eq!(role_from(&row("false", "7", Some("zz"))), Role::Down);
     }
 }
