@@ -170,12 +170,23 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
         connect_timeout: db.connect_timeout,
     };
     let pool = shared.target.pool.clone();
+    let live = shared.target.live.clone();
+    let topology = shared.target.topology.clone();
     spawn_monitor(
         shared.target.topology.clone(),
         db.hosts.clone(),
         login,
         db.probe_interval,
-        move || drop(pool.retire_all()),
+        move || {
+            drop(pool.retire_all());
+            let cut = live.cut_older_than(topology.generation());
+            if cut > 0 {
+                tracing::warn!(
+                    connections = cut,
+                    "cut server connections to the old writer"
+                );
+            }
+        },
     )
 }
 

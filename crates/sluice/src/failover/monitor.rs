@@ -54,10 +54,12 @@ pub fn spawn_monitor(
         // wrongly configured address, a database rebuilt from scratch) is never elected.
         let mut cluster: Option<String> = None;
         loop {
-            let mut roles = Vec::with_capacity(hosts.len());
-            for (host, probe) in hosts.iter().zip(probes.iter_mut()) {
-                roles.push(probe_host(host, probe, &login, &key_cache).await);
-            }
+            // All hosts at once: a frozen host must not delay noticing the others.
+            let probing = hosts
+                .iter()
+                .zip(probes.iter_mut())
+                .map(|(host, probe)| probe_host(host, probe, &login, &key_cache));
+            let roles = futures_util::future::join_all(probing).await;
             let writer = elect(&hosts, &roles, &mut cluster);
             if topology.elect(writer.clone()) {
                 match &writer {

@@ -17,6 +17,8 @@ pub struct Writer {
 #[derive(Debug)]
 pub struct Topology {
     writer: watch::Sender<Option<Writer>>,
+    /// Elections so far; never reset, so "no writer" in between cannot reuse a generation.
+    elections: std::sync::atomic::AtomicU64,
     /// Asks the monitor to probe now (a server connection just failed).
     probe_now: Notify,
 }
@@ -25,6 +27,7 @@ impl Default for Topology {
     fn default() -> Self {
         Topology {
             writer: watch::channel(None).0,
+            elections: std::sync::atomic::AtomicU64::new(0),
             probe_now: Notify::new(),
         }
     }
@@ -56,12 +59,24 @@ impl Topology {
             if same {
                 return false;
             }
-            let generation = current.as_ref().map_or(0, |w| w.generation) + 1;
+            let generation = self.next_generation();
             *current = host.map(|host| Writer { host, generation });
             changed = true;
             true
         });
         changed
+    }
+
+    /// The generation the next election will have; every connection opened before it is older.
+    pub fn next_generation(&self) -> u64 {
+        self.elections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
+    }
+
+    /// The generation of the latest election (with or without a writer).
+    pub fn generation(&self) -> u64 {
+        self.elections.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn request_probe(&self) {
@@ -95,6 +110,11 @@ mod tests {
         assert!(t.writer().is_none());
         assert!(t.elect(host(2)));
         assert_eq!(t.writer().unwrap().host.port, 2);
+        assert_eq!(
+            t.writer().unwrap().generation,
+            3,
+            "generations never repeat"
+        );
         assert!(t.wait_for_writer(Duration::from_millis(10)).await.is_some());
     }
 

@@ -3,11 +3,13 @@
 
 mod connect;
 mod error;
+mod live;
 mod server_auth;
 mod server_conn;
 mod target;
 
 pub use connect::{connect, send_cancel, ConnectParams};
 pub use error::UpstreamError;
+pub use live::{LiveConnections, LiveGuard};
 pub use server_conn::ServerConn;
 pub use target::{Credentials, PoolKey, ServerParams, Target};

@@ -31,6 +31,8 @@ pub struct ServerConn {
     pub applied: crate::session::params::Settings,
     /// SQL prepared statements (PREPARE name AS ...) this connection has, by name.
     pub sql_statements: crate::session::params::SqlStatements,
+    /// Keeps this connection reachable for cutting when the writer changes.
+    pub live: Option<super::LiveGuard>,
 }
 
 impl ServerConn {
@@ -47,6 +49,7 @@ impl ServerConn {
             prepared: ServerStatements::new(max_prepared),
             applied: Default::default(),
             sql_statements: Default::default(),
+            live: None,
         }
     }
 

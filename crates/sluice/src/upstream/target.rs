@@ -9,7 +9,7 @@ use pgwire::auth::ScramKeyCache;
 use pool::{Grant, Group, Limits, Pooled};
 use tokio::sync::OnceCell;
 
-use super::{connect, ConnectParams, ServerConn, UpstreamError};
+use super::{connect, ConnectParams, LiveConnections, ServerConn, UpstreamError};
 use crate::failover::Topology;
 use crate::session::params::{sync_statement, Settings};
 
@@ -35,6 +35,8 @@ pub struct Credentials {
 pub struct Target {
     pub pool: Group<PoolKey, ServerConn>,
     pub topology: Arc<Topology>,
+    /// Open server connections by writer generation, to cut when the writer changes.
+    pub live: Arc<LiveConnections>,
     settings: DatabaseConfig,
     max_prepared: usize,
     server_max_connections: OnceCell<u32>,
@@ -56,6 +58,7 @@ impl Target {
         Target {
             pool: Group::new(limits),
             topology: Arc::new(Topology::default()),
+            live: Arc::new(LiveConnections::default()),
             settings,
             max_prepared,
             server_max_connections: OnceCell::new(),
@@ -94,7 +97,10 @@ impl Target {
             max_prepared: self.max_prepared,
         };
         match connect(&params).await {
-            Ok(conn) => Ok(conn),
+            Ok(mut conn) => {
+                conn.live = self.live.register(&conn.stream, writer.generation);
+                Ok(conn)
+            }
             Err(e) => {
                 if !matches!(e, UpstreamError::Rejected(_)) {
                     tracing::warn!(host = %host, error = %e, "server connection failed");
