@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::wire::{bind, close, describe, execute, parse, sync};
+
 use common::{Fixture, Options, MD5_PASSWORD, MD5_USER};
 use test_support::raw::{query_message, RawConn};
 use test_support::HbaAuth;
@@ -60,37 +62,6 @@ fn render(replies: &Reply) -> Vec<String> {
             ),
         })
         .collect()
-}
-
-fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![tag];
-    v.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-fn parse(name: &str, sql: &str) -> Vec<u8> {
-    msg(
-        b'P',
-        &[name.as_bytes(), b"\0", sql.as_bytes(), b"\0\0\0"].concat(),
-    )
-}
-fn bind(statement: &str) -> Vec<u8> {
-    msg(
-        b'B',
-        &[b"\0", statement.as_bytes(), b"\0\0\0\0\0\0\0"].concat(),
-    )
-}
-fn describe(kind: u8, name: &str) -> Vec<u8> {
-    msg(b'D', &[&[kind][..], name.as_bytes(), b"\0"].concat())
-}
-fn close(name: &str) -> Vec<u8> {
-    msg(b'C', &[b"S", name.as_bytes(), b"\0"].concat())
-}
-fn execute() -> Vec<u8> {
-    msg(b'E', b"\0\0\0\0\0")
-}
-fn sync() -> Vec<u8> {
-    msg(b'S', b"")
 }
 
 fn scenarios() -> Vec<(&'static str, Vec<u8>, usize)> {

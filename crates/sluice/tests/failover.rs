@@ -25,6 +25,29 @@ async fn in_recovery(client: &tokio_postgres::Client) -> Result<String, tokio_po
         .unwrap())
 }
 
+/// Rows matching `sql` (a `SELECT count(*) ...`) on `cluster`, asked directly as the app user.
+async fn count_on(cluster: &test_support::PgCluster, sql: &str) -> i64 {
+    let direct = cluster
+        .connect(common::APP, common::APP_PASSWORD, common::APP)
+        .await
+        .unwrap();
+    direct.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// Commits are asynchronous in the test clusters: wait until the standby has replayed what
+/// `sql` checks, as a synchronous standby would have, before the primary is taken away.
+async fn wait_replicated(standby: &test_support::PgCluster, sql: &str) {
+    let replica = standby
+        .connect(common::APP, common::APP_PASSWORD, common::APP)
+        .await
+        .unwrap();
+    let replicated = common::eventually(Duration::from_secs(10), || async {
+        replica.query_one(sql, &[]).await.is_ok()
+    })
+    .await;
+    assert!(replicated, "the standby never caught up");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_follow_the_promoted_standby_and_idle_clients_stay_connected() {
     let mut fx = Fixture::start_with(Options {
@@ -48,21 +71,11 @@ async fn writes_follow_the_promoted_standby_and_idle_clients_stay_connected() {
         "false",
         "writes go to the primary"
     );
-    // Commits are asynchronous in the test clusters: wait until the standby has the table, as
-    // a synchronous standby would, before the primary dies.
-    let standby = fx.standby.as_ref().unwrap();
-    let replica = standby
-        .connect(common::APP, common::APP_PASSWORD, common::APP)
-        .await
-        .unwrap();
-    let replicated = common::eventually(Duration::from_secs(10), || async {
-        replica
-            .query_one("SELECT count(*) FROM events", &[])
-            .await
-            .is_ok_and(|r| r.get::<_, i64>(0) == 1)
-    })
+    wait_replicated(
+        fx.standby.as_ref().unwrap(),
+        "SELECT 1 FROM events WHERE note = 'before'",
+    )
     .await;
-    assert!(replicated, "the standby never caught up");
     let idle = join_all((0..10).map(|_| fx.client())).await;
     for c in &idle {
         c.simple_query("SELECT 1").await.unwrap();
@@ -105,19 +118,11 @@ async fn writes_follow_the_promoted_standby_and_idle_clients_stay_connected() {
             .await
             .unwrap();
     }
-    let old = fx
-        .pg
-        .connect(common::APP, common::APP_PASSWORD, common::APP)
-        .await
-        .unwrap();
-    let on_old: i64 = old
-        .query_one(
-            "SELECT count(*) FROM events WHERE note IN ('after', 'split')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let on_old = count_on(
+        &fx.pg,
+        "SELECT count(*) FROM events WHERE note IN ('after', 'split')",
+    )
+    .await;
     assert_eq!(on_old, 0, "writes reached the old primary");
     let lost: i64 = common::one(
         &idle[0],
@@ -208,18 +213,7 @@ async fn a_frozen_primary_is_replaced_and_ignored_when_it_thaws() {
         .await
         .unwrap();
     let standby = fx.standby.as_ref().unwrap();
-    let replica = standby
-        .connect(common::APP, common::APP_PASSWORD, common::APP)
-        .await
-        .unwrap();
-    let replicated = common::eventually(Duration::from_secs(10), || async {
-        replica
-            .query_one("SELECT count(*) FROM frozen", &[])
-            .await
-            .is_ok()
-    })
-    .await;
-    assert!(replicated, "the standby never caught up");
+    wait_replicated(standby, "SELECT count(*) FROM frozen").await;
 
     signal_cluster(&fx.pg, "-STOP");
     let started = std::time::Instant::now();
@@ -253,19 +247,8 @@ async fn a_frozen_primary_is_replaced_and_ignored_when_it_thaws() {
         .batch_execute("INSERT INTO frozen VALUES ('after thaw')")
         .await
         .unwrap();
-    let old = fx
-        .pg
-        .connect(common::APP, common::APP_PASSWORD, common::APP)
-        .await
-        .unwrap();
-    let on_old: i64 = old
-        .query_one(
-            "SELECT count(*) FROM frozen WHERE note IN ('after failover', 'after thaw')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let sql = "SELECT count(*) FROM frozen WHERE note IN ('after failover', 'after thaw')";
+    let on_old = count_on(&fx.pg, sql).await;
     // (The write in flight when the host froze may land there when it thaws: it was reported
     // to its client as failed, 08006, as a direct connection would report it.)
     assert_eq!(on_old, 0, "the thawed old primary received writes");

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::wire::{bind, close, describe, execute, parse, sync};
+
 use common::{Fixture, Options, APP, APP_PASSWORD};
 use futures_util::future::join_all;
 
@@ -115,7 +117,7 @@ async fn a_failed_parse_is_reported_and_not_remembered() {
     assert_tags(&a.recv_until_ready().await.unwrap(), b"EZ");
     a.send(&extended(&[
         parse("good", "SELECT 1"),
-        describe("good"),
+        describe(b'S', "good"),
         sync(),
     ]))
     .await
@@ -176,33 +178,6 @@ async fn pgbench_prepared_mode_works_with_more_clients_than_connections() {
     assert_eq!(fx.observer.pins_total(), 0, "{:?}", fx.observer.pins());
 }
 
-fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![tag];
-    v.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-fn parse(name: &str, sql: &str) -> Vec<u8> {
-    msg(
-        b'P',
-        &[name.as_bytes(), b"\0", sql.as_bytes(), b"\0\0\0"].concat(),
-    )
-}
-fn bind(name: &str) -> Vec<u8> {
-    msg(b'B', &[b"\0", name.as_bytes(), b"\0\0\0\0\0\0\0"].concat())
-}
-fn describe(name: &str) -> Vec<u8> {
-    msg(b'D', &[b"S", name.as_bytes(), b"\0"].concat())
-}
-fn close(name: &str) -> Vec<u8> {
-    msg(b'C', &[b"S", name.as_bytes(), b"\0"].concat())
-}
-fn execute() -> Vec<u8> {
-    msg(b'E', b"\0\0\0\0\0")
-}
-fn sync() -> Vec<u8> {
-    msg(b'S', b"")
-}
 fn extended(parts: &[Vec<u8>]) -> Vec<u8> {
     parts.concat()
 }

@@ -1,6 +1,8 @@
 //! A real PostgreSQL cluster with Sluice in front of it, in-process on a free port.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod wire;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
