@@ -152,7 +152,7 @@ impl PoolMode {
 /// `[database]`: the PostgreSQL servers and the server-side pool.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
-    /// Servers to connect to, tried in order. Never empty.
+    /// The primary and its standbys, in any order; the monitor finds the writer. Never empty.
     pub hosts: Vec<HostPort>,
     /// Share of the server's `max_connections` setting (read from the server)
     /// that Sluice may use, in percent. 1..=100, default 90, leaving room for
