@@ -63,7 +63,7 @@ pub fn spawn_monitor(
             let writer = elect(&hosts, &roles, &mut cluster);
             if topology.elect(writer.clone()) {
                 match &writer {
-                    Some(host) => tracing::warn!(writer = %host, ?roles, "writer elected"),
+                    Some(host) => tracing::info!(writer = %host, ?roles, "writer elected"),
                     None => tracing::warn!(?roles, "no writer: new transactions wait"),
                 }
                 on_change();
