@@ -9,11 +9,7 @@ use common::{Fixture, Options, MD5_PASSWORD, MD5_USER};
 use test_support::raw::{error_fields, query_message, RawConn};
 
 async fn logged_in(fx: &Fixture) -> RawConn {
-    let mut raw = RawConn::connect(&fx.addr.to_string()).await.unwrap();
-    raw.login_md5(MD5_USER, MD5_PASSWORD, MD5_USER)
-        .await
-        .unwrap();
-    raw
+    common::raw_login(&fx.addr.to_string()).await
 }
 
 /// Reads until EOF and returns the SQLSTATE of the last ErrorResponse.

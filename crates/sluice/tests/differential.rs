@@ -20,21 +20,13 @@ async fn sluice_answers_like_postgres() {
         ..Options::default()
     })
     .await;
-    let mut via_sluice = login(&fx.addr.to_string()).await;
-    let mut direct = login(&fx.pg.addr()).await;
+    let mut via_sluice = common::raw_login(&fx.addr.to_string()).await;
+    let mut direct = common::raw_login(&fx.pg.addr()).await;
     for (name, request, syncs) in scenarios() {
         let a = exchange(&mut via_sluice, &request, syncs).await;
         let b = exchange(&mut direct, &request, syncs).await;
         assert_eq!(render(&a), render(&b), "scenario {name:?} differs");
     }
-}
-
-async fn login(addr: &str) -> RawConn {
-    let mut conn = RawConn::connect(addr).await.unwrap();
-    conn.login_md5(MD5_USER, MD5_PASSWORD, MD5_USER)
-        .await
-        .unwrap();
-    conn
 }
 
 /// Sends `request` and reads until `syncs` ReadyForQuery messages have arrived.

@@ -51,18 +51,8 @@ async fn two_clients_may_use_one_name_for_different_statements() {
         ..Options::default()
     })
     .await;
-    let mut a = test_support::RawConn::connect(&fx.addr.to_string())
-        .await
-        .unwrap();
-    a.login_md5(common::MD5_USER, common::MD5_PASSWORD, common::MD5_USER)
-        .await
-        .unwrap();
-    let mut b = test_support::RawConn::connect(&fx.addr.to_string())
-        .await
-        .unwrap();
-    b.login_md5(common::MD5_USER, common::MD5_PASSWORD, common::MD5_USER)
-        .await
-        .unwrap();
+    let mut a = common::raw_login(&fx.addr.to_string()).await;
+    let mut b = common::raw_login(&fx.addr.to_string()).await;
     a.send(&extended(&[parse("s", "SELECT 'from a'"), sync()]))
         .await
         .unwrap();
@@ -100,12 +90,7 @@ async fn two_clients_may_use_one_name_for_different_statements() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_parse_is_reported_and_not_remembered() {
     let fx = Fixture::start().await;
-    let mut a = test_support::RawConn::connect(&fx.addr.to_string())
-        .await
-        .unwrap();
-    a.login_md5(common::MD5_USER, common::MD5_PASSWORD, common::MD5_USER)
-        .await
-        .unwrap();
+    let mut a = common::raw_login(&fx.addr.to_string()).await;
     a.send(&extended(&[
         parse("bad", "SELEKT 1"),
         bind("bad"),
@@ -197,12 +182,7 @@ async fn sql_deallocate_of_a_protocol_statement_works_on_any_connection() {
         ..Options::default()
     })
     .await;
-    let mut a = test_support::RawConn::connect(&fx.addr.to_string())
-        .await
-        .unwrap();
-    a.login_md5(common::MD5_USER, common::MD5_PASSWORD, common::MD5_USER)
-        .await
-        .unwrap();
+    let mut a = common::raw_login(&fx.addr.to_string()).await;
     a.send(&extended(&[parse("s5", "SELECT 5"), sync()]))
         .await
         .unwrap();

@@ -199,6 +199,15 @@ filter = "warn"
     )
 }
 
+/// A raw protocol connection to `addr` (Sluice or PostgreSQL), logged in as the md5 user.
+pub async fn raw_login(addr: &str) -> test_support::RawConn {
+    let mut conn = test_support::RawConn::connect(addr).await.unwrap();
+    conn.login_md5(MD5_USER, MD5_PASSWORD, MD5_USER)
+        .await
+        .unwrap();
+    conn
+}
+
 /// Polls `check` until it returns true or `within` passes.
 pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
 where
