@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use config::{DatabaseConfig, Secret};
 use pgwire::auth::ScramKeyCache;
-use pool::{Grant, Group, Limits, Pooled};
+use pool::{BorrowError, Grant, Group, Limits, Pooled};
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 
 use super::{connect, ConnectParams, LiveConnections, ServerConn, UpstreamError};
 use crate::failover::Topology;
@@ -23,6 +25,14 @@ pub struct PoolKey {
 
 /// ParameterStatus values a server reports at login, replayed to clients at their login.
 pub type ServerParams = Arc<[(String, String)]>;
+
+/// Why no server connection could be lent.
+#[derive(Debug)]
+pub enum BorrowFailure {
+    Timeout { waited: Duration, max_size: usize },
+    Connect(UpstreamError),
+    ShuttingDown,
+}
 
 /// What Sluice logs in to PostgreSQL with, for one configured user.
 pub struct Credentials {
@@ -207,13 +217,45 @@ impl Target {
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<Pooled<PoolKey, ServerConn>, UpstreamError> {
+        self.borrow(key, creds)
+            .await
+            .map_err(|failure| match failure {
+                BorrowFailure::Connect(e) => e,
+                BorrowFailure::Timeout { waited, .. } => UpstreamError::PoolExhausted { waited },
+                BorrowFailure::ShuttingDown => UpstreamError::UnexpectedReply("shutting down"),
+            })
+    }
+
+    /// Borrows for `key`: an idle connection if one is healthy, else a new one if the limit
+    /// allows, else waits in the FIFO queue, all within connection_borrow_timeout.
+    pub async fn borrow(
+        &self,
+        key: &PoolKey,
+        creds: &Credentials,
+    ) -> Result<Pooled<PoolKey, ServerConn>, BorrowFailure> {
         let timeout = self.settings.connection_borrow_timeout;
+        let deadline = Instant::now() + timeout;
         loop {
-            match self.pool.borrow(key, timeout).await {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.pool.borrow(key, left).await {
                 Ok(Grant::Idle(conn)) if conn.is_healthy_when_idle() => return Ok(conn),
+                // Closed by the server while idle (restart, pg_terminate_backend, idle
+                // timeout): replace it without the client noticing.
                 Ok(Grant::Idle(conn)) => conn.discard("closed by the server while idle"),
-                Ok(Grant::Slot(slot)) => return Ok(slot.fill(self.open(key, creds).await?)),
-                Err(_) => return Err(UpstreamError::PoolExhausted { waited: timeout }),
+                Ok(Grant::Slot(slot)) => {
+                    let conn = self
+                        .open(key, creds)
+                        .await
+                        .map_err(BorrowFailure::Connect)?;
+                    return Ok(slot.fill(conn));
+                }
+                Err(BorrowError::Timeout { max_size, .. }) => {
+                    return Err(BorrowFailure::Timeout {
+                        waited: timeout,
+                        max_size,
+                    })
+                }
+                Err(BorrowError::Closed) => return Err(BorrowFailure::ShuttingDown),
             }
         }
     }
