@@ -29,6 +29,7 @@ pub(crate) mod defaults {
     pub const SERVER_LIFETIME: Duration = Duration::from_secs(60 * 60);
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+    pub const MAX_REPLICA_LAG: Duration = Duration::from_secs(30);
 
     pub const LOG_FILTER: &str = "info";
 }
@@ -50,6 +51,8 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// `[log]`: logging output.
     pub log: LogConfig,
+    /// `[[endpoints]]`: extra listeners, e.g. a read-only one that routes to standbys.
+    pub endpoints: Vec<EndpointConfig>,
 }
 
 impl Config {
@@ -183,6 +186,9 @@ pub struct DatabaseConfig {
     /// How often the monitor asks every host whether it is the primary (and at once when a
     /// server connection fails). Default 1s, > 0.
     pub probe_interval: Duration,
+    /// A standby whose replay lag exceeds this gets no read-only traffic until it catches up.
+    /// Default 30s, > 0.
+    pub max_replica_lag: Duration,
 }
 
 /// `[[users]]`: one login that clients may use.
@@ -284,3 +290,43 @@ macro_rules! display_as_str {
     )*};
 }
 display_as_str!(PoolMode, ClientAuth, LogFormat);
+
+/// `[[endpoints]]`: an extra listener with its own routing.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Unique; appears in logs.
+    pub name: String,
+    pub listen: SocketAddr,
+    pub role: EndpointRole,
+    /// Read-only endpoints only: with no healthy standby, send transactions to the writer
+    /// instead of waiting for a standby. Default false.
+    pub fallback_to_writer: bool,
+}
+
+/// Where an endpoint's transactions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EndpointRole {
+    /// The writer, like the main listener (`"read-write"`).
+    ReadWrite,
+    /// A healthy standby, the least busy one (`"read-only"`). The default for an endpoint.
+    #[default]
+    ReadOnly,
+}
+
+impl EndpointRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointRole::ReadWrite => "read-write",
+            EndpointRole::ReadOnly => "read-only",
+        }
+    }
+
+    pub(crate) const ALL: &'static [EndpointRole] =
+        &[EndpointRole::ReadOnly, EndpointRole::ReadWrite];
+}
+
+impl fmt::Display for EndpointRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -20,6 +20,7 @@ pub(crate) struct RawConfig {
     pub database: Option<RawDatabase>,
     pub users: Vec<RawUser>,
     pub log: RawLog,
+    pub endpoints: Vec<RawEndpoint>,
 }
 
 #[derive(Deserialize, Default)]
@@ -50,6 +51,7 @@ pub(crate) struct RawDatabase {
     pub server_lifetime: Option<StrOrInt>,
     pub connect_timeout: Option<StrOrInt>,
     pub probe_interval: Option<StrOrInt>,
+    pub max_replica_lag: Option<StrOrInt>,
 }
 
 #[derive(Deserialize, Default)]
@@ -59,6 +61,15 @@ pub(crate) struct RawUser {
     pub password: Option<Secret<String>>,
     pub client_auth: Option<String>,
     pub databases: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawEndpoint {
+    pub name: Option<String>,
+    pub listen: Option<String>,
+    pub role: Option<String>,
+    pub fallback_to_writer: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]

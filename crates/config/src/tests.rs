@@ -574,3 +574,37 @@ fn enum_and_log_rules() {
         assert_eq!(one_problem(section, line), want);
     }
 }
+
+#[test]
+fn endpoints_parse_and_default_to_read_only() {
+    let c = Config::from_toml_str(&format!(
+        "{MINIMAL}\n[[endpoints]]\nname = \"reader\"\nlisten = \"127.0.0.1:6433\"\n\
+         fallback_to_writer = true\n\n[[endpoints]]\nname = \"writer\"\n\
+         listen = \"127.0.0.1:6434\"\nrole = \"read-write\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.endpoints.len(), 2);
+    assert_eq!(c.endpoints[0].role, EndpointRole::ReadOnly);
+    assert!(c.endpoints[0].fallback_to_writer);
+    assert_eq!(c.endpoints[1].role, EndpointRole::ReadWrite);
+    assert_eq!(c.database.max_replica_lag, Duration::from_secs(30));
+    assert!(Config::from_toml_str(MINIMAL).unwrap().endpoints.is_empty());
+}
+
+#[test]
+fn endpoint_rules() {
+    let p = problems(&format!(
+        "{MINIMAL}\n[[endpoints]]\nlisten = \"127.0.0.1:6432\"\nrole = \"replica\"\n\n\
+         [[endpoints]]\nname = \"w\"\nrole = \"read-write\"\nfallback_to_writer = true\n"
+    ));
+    assert_eq!(
+        p,
+        [
+            r#"endpoints[0].name: required: a name for logs, e.g. "reader""#,
+            "endpoints[0].listen: 127.0.0.1:6432 is already used by proxy.listen or another endpoint",
+            r#"endpoints[0].role: unknown value "replica": expected "read-only" or "read-write""#,
+            r#"endpoints[1].listen: required, e.g. "127.0.0.1:6433""#,
+            r#"endpoints[1].fallback_to_writer: only applies to role = "read-only""#,
+        ]
+    );
+}

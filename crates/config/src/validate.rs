@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, Problem};
 use crate::model::{
-    defaults, ClientAuth, Config, DatabaseConfig, LogConfig, LogFormat, PoolMode, ProxyConfig,
-    UserConfig, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE,
+    defaults, ClientAuth, Config, DatabaseConfig, EndpointConfig, EndpointRole, LogConfig,
+    LogFormat, PoolMode, ProxyConfig, UserConfig, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE,
 };
-use crate::raw::{RawConfig, RawDatabase, RawLog, RawProxy, RawUser, StrOrInt};
+use crate::raw::{RawConfig, RawDatabase, RawEndpoint, RawLog, RawProxy, RawUser, StrOrInt};
 use crate::secret::Secret;
 use crate::{bytes, duration, host};
 
@@ -27,12 +27,14 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let database = c.database(raw.database);
     let users = c.users(raw.users);
     let log = c.log(raw.log);
+    let endpoints = c.endpoints(raw.endpoints, proxy.listen);
     if c.problems.is_empty() {
         Ok(Config {
             proxy,
             database,
             users,
             log,
+            endpoints,
         })
     } else {
         Err(ConfigError {
@@ -243,7 +245,63 @@ impl Checker {
                     positive_duration,
                 )
                 .unwrap_or(defaults::PROBE_INTERVAL),
+            max_replica_lag: self
+                .field(
+                    "database.max_replica_lag",
+                    raw.max_replica_lag,
+                    defaults::MAX_REPLICA_LAG,
+                    positive_duration,
+                )
+                .unwrap_or(defaults::MAX_REPLICA_LAG),
         }
+    }
+
+    fn endpoints(&mut self, raw: Vec<RawEndpoint>, main: SocketAddr) -> Vec<EndpointConfig> {
+        let mut endpoints: Vec<EndpointConfig> = Vec::with_capacity(raw.len());
+        for (i, e) in raw.into_iter().enumerate() {
+            let at = |key: &str| format!("endpoints[{i}].{key}");
+            let name = e.name.unwrap_or_default();
+            if name.is_empty() {
+                self.problem(at("name"), "required: a name for logs, e.g. \"reader\"");
+            } else if endpoints.iter().any(|prev| prev.name == name) {
+                self.problem(at("name"), format!(r#"duplicate endpoint name "{name}""#));
+            }
+            let listen = match e.listen {
+                None => {
+                    self.problem(at("listen"), r#"required, e.g. "127.0.0.1:6433""#);
+                    None
+                }
+                Some(s) => self.field(&at("listen"), Some(s), main, |s| listen_addr(&s)),
+            };
+            if let Some(addr) = listen {
+                let taken = addr == main || endpoints.iter().any(|prev| prev.listen == addr);
+                if taken && addr.port() != 0 {
+                    self.problem(
+                        at("listen"),
+                        format!("{addr} is already used by proxy.listen or another endpoint"),
+                    );
+                }
+            }
+            let role = self
+                .field(&at("role"), e.role, EndpointRole::default(), |s| {
+                    one_of(&s, EndpointRole::ALL)
+                })
+                .unwrap_or_default();
+            let fallback_to_writer = e.fallback_to_writer.unwrap_or(false);
+            if fallback_to_writer && role == EndpointRole::ReadWrite {
+                self.problem(
+                    at("fallback_to_writer"),
+                    r#"only applies to role = "read-only""#,
+                );
+            }
+            endpoints.push(EndpointConfig {
+                name,
+                listen: listen.unwrap_or(main),
+                role,
+                fallback_to_writer,
+            });
+        }
+        endpoints
     }
 
     fn users(&mut self, raw: Vec<RawUser>) -> Vec<UserConfig> {

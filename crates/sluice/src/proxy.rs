@@ -14,11 +14,11 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::accept::serve_listener;
 use crate::auth::UserDirectory;
-use crate::failover::{spawn_monitor, MonitorLogin};
+use crate::failover::{spawn_monitor, EventCounts, HostHealth, MonitorLogin};
 use crate::session::cancel::CancelRegistry;
 use crate::session::pinning::{PinCounters, PinReason};
 use crate::statements::StatementRegistry;
-use crate::upstream::Target;
+use crate::upstream::{Route, Target};
 
 /// State every session reads.
 pub struct Shared {
@@ -47,6 +47,8 @@ impl Shared {
 pub struct Proxy {
     shared: Arc<Shared>,
     listener: TcpListener,
+    /// `[[endpoints]]`, each with its own route.
+    endpoints: Vec<(TcpListener, Route)>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -66,6 +68,26 @@ impl Observer {
     pub fn pins_total(&self) -> u64 {
         self.pins().iter().map(|(_, n)| n).sum()
     }
+
+    /// Failover events so far (see docs/failover.md).
+    pub fn failover_events(&self) -> EventCounts {
+        self.0.target.topology.events()
+    }
+
+    /// Every host as of the monitor's last probe round.
+    pub fn hosts(&self) -> Vec<HostHealth> {
+        self.0.target.topology.hosts()
+    }
+
+    /// Server connections lent out or idle, per host, in the read-only pools.
+    pub fn reader_connections(&self) -> Vec<(String, usize)> {
+        self.0
+            .target
+            .readers
+            .iter()
+            .map(|r| (r.host.to_string(), r.pool.stats().total))
+            .collect()
+    }
 }
 
 /// Asks a running proxy to stop accepting and drain.
@@ -83,6 +105,16 @@ impl Proxy {
     pub async fn bind(config: Config) -> anyhow::Result<Proxy> {
         let listener = bind_listener(config.proxy.listen)
             .with_context(|| format!("could not listen on {}", config.proxy.listen))?;
+        let mut endpoints = Vec::with_capacity(config.endpoints.len());
+        for endpoint in &config.endpoints {
+            let bound = bind_listener(endpoint.listen).with_context(|| {
+                format!(
+                    "could not listen on {} for endpoint {:?}",
+                    endpoint.listen, endpoint.name
+                )
+            })?;
+            endpoints.push((bound, Route::for_endpoint(endpoint)));
+        }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Shared {
             users: UserDirectory::from_config(&config),
@@ -112,6 +144,7 @@ impl Proxy {
         Ok(Proxy {
             shared: Arc::new(shared),
             listener,
+            endpoints,
             shutdown,
         })
     }
@@ -120,6 +153,18 @@ impl Proxy {
         self.listener
             .local_addr()
             .expect("a bound listener has a local address")
+    }
+
+    /// Where each `[[endpoints]]` entry listens, in configuration order (ports chosen by the
+    /// system when configured as 0).
+    pub fn endpoint_addrs(&self) -> Vec<SocketAddr> {
+        self.endpoints
+            .iter()
+            .map(|(l, _)| {
+                l.local_addr()
+                    .expect("a bound listener has a local address")
+            })
+            .collect()
     }
 
     /// A read-only view of the running proxy's counters.
@@ -137,16 +182,24 @@ impl Proxy {
         let Proxy {
             shared,
             listener,
+            endpoints,
             shutdown,
         } = self;
-        tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
         let reaper = tokio::spawn(reap_idle_servers(shared.clone()));
         let monitor = start_monitor(&shared);
-        serve_listener(listener, shared.clone(), shared.shutdown.clone()).await;
+        let readers = tokio::spawn(follow_standbys(shared.clone()));
+        let listeners = std::iter::once((listener, Route::Writer)).chain(endpoints);
+        let serving = listeners.map(|(listener, route)| {
+            let addr = listener.local_addr().map(|a| a.to_string());
+            tracing::info!(listen = %addr.unwrap_or_default(), ?route, "accepting clients");
+            serve_listener(listener, shared.clone(), route, shared.shutdown.clone())
+        });
+        futures_util::future::join_all(serving).await;
         drain(&shared).await;
         reaper.abort();
         monitor.abort();
-        for conn in shared.target.pool.retire_all() {
+        readers.abort();
+        for conn in shared.target.retire_all() {
             conn.terminate().await;
         }
         drop(shutdown);
@@ -190,6 +243,18 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
     )
 }
 
+/// After every probe round, takes standbys that went down or were promoted out of read-only
+/// service (their connections are closed or cut).
+async fn follow_standbys(shared: Arc<Shared>) {
+    let mut hosts = shared.target.topology.subscribe_hosts();
+    while hosts.changed().await.is_ok() {
+        let retired = shared.target.readers.follow(&hosts.borrow_and_update());
+        for conn in retired {
+            conn.terminate().await;
+        }
+    }
+}
+
 /// SO_REUSEADDR so a restart does not wait out TIME_WAIT.
 fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = match addr {
@@ -219,7 +284,7 @@ async fn reap_idle_servers(shared: Arc<Shared>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        for conn in shared.target.pool.reap() {
+        for conn in shared.target.reap() {
             conn.terminate().await;
         }
     }
@@ -243,7 +308,7 @@ mod tests {
         let addr = proxy.local_addr();
         let client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (stream, peer) = proxy.listener.accept().await.unwrap();
-        let task = crate::session::serve(proxy.shared.clone(), stream, peer);
+        let task = crate::session::serve(proxy.shared.clone(), stream, peer, Route::Writer);
         let size = std::mem::size_of_val(&task);
         println!("session task future: {size} bytes");
         assert!(size <= 1536, "session future grew to {size} bytes");

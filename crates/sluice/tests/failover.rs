@@ -51,7 +51,7 @@ async fn wait_replicated(standby: &test_support::PgCluster, sql: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_follow_the_promoted_standby_and_idle_clients_stay_connected() {
     let mut fx = Fixture::start_with(Options {
-        standby: true,
+        standbys: 1,
         max_connections: 4,
         borrow_timeout: "20s",
         ..Options::default()
@@ -72,7 +72,7 @@ async fn writes_follow_the_promoted_standby_and_idle_clients_stay_connected() {
         "writes go to the primary"
     );
     wait_replicated(
-        fx.standby.as_ref().unwrap(),
+        &fx.standbys[0],
         "SELECT 1 FROM events WHERE note = 'before'",
     )
     .await;
@@ -90,7 +90,7 @@ async fn writes_follow_the_promoted_standby_and_idle_clients_stay_connected() {
     // The transaction that was running on the lost primary fails, as it would directly.
     // It got the server's own FATAL (immediate shutdown) and its connection closed.
     assert!(in_flight.simple_query("COMMIT").await.is_err());
-    fx.standby.as_ref().unwrap().promote().unwrap();
+    fx.standbys[0].promote().unwrap();
 
     // Every idle client kept its connection; its next transaction runs on the new primary.
     for c in &idle {
@@ -138,7 +138,7 @@ async fn writes_follow_the_promoted_standby_and_idle_clients_stay_connected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_writer_new_transactions_wait_then_get_a_clear_error() {
     let mut fx = Fixture::start_with(Options {
-        standby: true,
+        standbys: 1,
         borrow_timeout: "2s",
         ..Options::default()
     })
@@ -202,7 +202,7 @@ fn signal_cluster(cluster: &test_support::PgCluster, sig: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_primary_is_replaced_and_ignored_when_it_thaws() {
     let fx = Fixture::start_with(Options {
-        standby: true,
+        standbys: 1,
         borrow_timeout: "30s",
         ..Options::default()
     })
@@ -212,7 +212,7 @@ async fn a_frozen_primary_is_replaced_and_ignored_when_it_thaws() {
         .batch_execute("CREATE TABLE frozen (note text)")
         .await
         .unwrap();
-    let standby = fx.standby.as_ref().unwrap();
+    let standby = &fx.standbys[0];
     wait_replicated(standby, "SELECT count(*) FROM frozen").await;
 
     signal_cluster(&fx.pg, "-STOP");

@@ -9,11 +9,13 @@ use tokio::sync::watch;
 
 use crate::proxy::Shared;
 use crate::session;
+use crate::upstream::Route;
 
-/// Accepts until `shutdown` flips to true.
+/// Accepts until `shutdown` flips to true; the listener's clients go to `route`.
 pub async fn serve_listener(
     listener: TcpListener,
     shared: Arc<Shared>,
+    route: Route,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -21,7 +23,7 @@ pub async fn serve_listener(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(session::serve(shared.clone(), stream, peer));
+                    tokio::spawn(session::serve(shared.clone(), stream, peer, route));
                 }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.

@@ -9,7 +9,7 @@ use config::HostPort;
 use pgwire::auth::ScramKeyCache;
 use tokio::task::JoinHandle;
 
-use super::Topology;
+use super::{HostHealth, HostState, Topology};
 use crate::upstream::{connect, ConnectParams, ServerConn};
 
 /// Who the monitor logs in as (the first configured user) and where.
@@ -30,15 +30,22 @@ enum Role {
     },
     Standby {
         system_id: String,
+        replay_lag: Option<Duration>,
     },
     Down,
 }
 
-/// Role, the cluster's system identifier, and (for a primary) the current WAL file name, whose
-/// first eight hex digits are the timeline. All readable by an ordinary role.
+/// Role, the cluster's system identifier, for a primary the current WAL file name (whose first
+/// eight hex digits are the timeline), and for a standby its replay lag in seconds: zero when
+/// it has replayed all it received, else the age of the last replayed commit (the usual
+/// measure; it overstates lag on a primary without writes, which only matters while replay is
+/// behind). All readable by an ordinary role.
 const PROBE_QUERY: &str = "SELECT pg_is_in_recovery()::text, \
     (SELECT system_identifier FROM pg_control_system())::text, \
-    CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END";
+    CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END, \
+    CASE WHEN NOT pg_is_in_recovery() THEN NULL \
+         WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN '0' \
+         ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::text END";
 
 pub fn spawn_monitor(
     topology: Arc<Topology>,
@@ -61,6 +68,14 @@ pub fn spawn_monitor(
                 .map(|(host, probe)| probe_host(host, probe, &login, &key_cache));
             let roles = futures_util::future::join_all(probing).await;
             let writer = elect(&hosts, &roles, &mut cluster);
+            let health = health(
+                &hosts,
+                &roles,
+                writer.as_ref(),
+                cluster.as_deref(),
+                topology.max_replica_lag(),
+            );
+            topology.publish_hosts(health);
             if topology.elect(writer.clone()) {
                 match &writer {
                     Some(host) => tracing::info!(writer = %host, ?roles, "writer elected"),
@@ -112,6 +127,33 @@ fn elect(hosts: &[HostPort], roles: &[Role], cluster: &mut Option<String>) -> Op
     Some((*host).clone())
 }
 
+/// Every host's state after an election: the writer, standbys of this cluster, the rest.
+fn health(
+    hosts: &[HostPort],
+    roles: &[Role],
+    writer: Option<&HostPort>,
+    cluster: Option<&str>,
+    max_lag: Duration,
+) -> Vec<HostHealth> {
+    hosts
+        .iter()
+        .zip(roles)
+        .map(|(host, role)| {
+            let ours = |id: &String| cluster.is_none_or(|c| c == id);
+            let (state, lag) = match role {
+                _ if Some(host) == writer => (HostState::Writer, None),
+                Role::Standby {
+                    system_id,
+                    replay_lag,
+                } if ours(system_id) => (HostState::Standby, *replay_lag),
+                Role::Down => (HostState::Down, None),
+                _ => (HostState::Excluded, None),
+            };
+            HostHealth::new(host.clone(), state, lag, max_lag)
+        })
+        .collect()
+}
+
 async fn probe_host(
     host: &HostPort,
     probe: &mut Option<ServerConn>,
@@ -157,7 +199,16 @@ fn role_from(row: &[Option<String>]) -> Role {
     };
     let system_id = system_id.clone();
     match recovery.as_str() {
-        "true" => Role::Standby { system_id },
+        "true" => {
+            let lag = row.get(3).cloned().flatten();
+            let replay_lag = lag
+                .and_then(|secs| secs.parse::<f64>().ok())
+                .and_then(|secs| Duration::try_from_secs_f64(secs.max(0.0)).ok());
+            Role::Standby {
+                system_id,
+                replay_lag,
+            }
+        }
         "false" => {
             let walfile = row.get(2).cloned().flatten().unwrap_or_default();
             let timeline = walfile
@@ -195,6 +246,7 @@ mod tests {
     fn standby() -> Role {
         Role::Standby {
             system_id: "1".into(),
+            replay_lag: Some(Duration::ZERO),
         }
     }
 
@@ -229,6 +281,31 @@ mod tests {
     }
 
     #[test]
+    fn standbys_of_the_cluster_within_the_lag_bound_are_readable() {
+        let h = hosts(4);
+        let lagging = Role::Standby {
+            system_id: "1".into(),
+            replay_lag: Some(Duration::from_secs(60)),
+        };
+        let foreign = Role::Standby {
+            system_id: "2".into(),
+            replay_lag: Some(Duration::ZERO),
+        };
+        let roles = [primary(1, "1"), standby(), lagging, foreign];
+        let got = health(&h, &roles, h.first(), Some("1"), Duration::from_secs(10));
+        let states: Vec<_> = got.iter().map(|h| (h.state, h.readable)).collect();
+        assert_eq!(
+            states,
+            [
+                (HostState::Writer, false),
+                (HostState::Standby, true),
+                (HostState::Standby, false),
+                (HostState::Excluded, false),
+            ]
+        );
+    }
+
+    #[test]
     fn probe_rows_decode() {
         let row = |a: &str, b: &str, c: Option<&str>| {
             vec![
@@ -239,10 +316,19 @@ mod tests {
         };
         let wal = Some("000000020000000000000003");
         assert_eq!(role_from(&row("false", "7", wal)), primary(2, "7"));
-        let standby = Role::Standby {
+        let standby = |lag: Option<Duration>| Role::Standby {
             system_id: "7".into(),
+            replay_lag: lag,
         };
-        assert_eq!(role_from(&row("true", "7", None)), standby);
+        let with_lag = |lag: &str| {
+            let mut r = row("true", "7", None);
+            r.push(Some(lag.to_string()));
+            r
+        };
+        assert_eq!(role_from(&row("true", "7", None)), standby(None));
+        assert_eq!(role_from(&with_lag("0")), standby(Some(Duration::ZERO)));
+        let lag = Some(Duration::from_millis(2500));
+        assert_eq!(role_from(&with_lag("2.5")), standby(lag));
         assert_eq!(role_from(&[]), Role::Down);
         assert_eq!(role_from(&row("false", "7", Some("zz"))), Role::Down);
     }

@@ -1,9 +1,13 @@
-//! The current view of the target group: which host, if any, is the writer.
+//! The current view of the target group: which host, if any, is the writer, and how every
+//! host looked at the last probe.
 
 use std::time::Duration;
 
 use config::HostPort;
 use tokio::sync::{watch, Notify};
+
+use super::events::{EventCounts, FailoverEvents};
+use super::health::HostHealth;
 
 /// The host new server connections go to, and a generation that changes with every election,
 /// so connections opened to an earlier writer can be recognised and retired.
@@ -21,19 +25,61 @@ pub struct Topology {
     elections: std::sync::atomic::AtomicU64,
     /// Asks the monitor to probe now (a server connection just failed).
     probe_now: Notify,
+    /// Every configured host, in configuration order, as of the last probe round.
+    hosts: watch::Sender<Vec<HostHealth>>,
+    /// A standby further behind than this is not readable.
+    max_replica_lag: Duration,
+    events: FailoverEvents,
 }
 
 impl Default for Topology {
     fn default() -> Self {
-        Topology {
-            writer: watch::channel(None).0,
-            elections: std::sync::atomic::AtomicU64::new(0),
-            probe_now: Notify::new(),
-        }
+        Topology::new(Duration::from_secs(30))
     }
 }
 
 impl Topology {
+    pub fn new(max_replica_lag: Duration) -> Self {
+        Topology {
+            writer: watch::channel(None).0,
+            elections: std::sync::atomic::AtomicU64::new(0),
+            probe_now: Notify::new(),
+            hosts: watch::channel(Vec::new()).0,
+            max_replica_lag,
+            events: FailoverEvents::default(),
+        }
+    }
+
+    pub fn max_replica_lag(&self) -> Duration {
+        self.max_replica_lag
+    }
+
+    pub fn events(&self) -> EventCounts {
+        self.events.counts()
+    }
+
+    /// The hosts as of the last probe round (empty before the first).
+    pub fn hosts(&self) -> Vec<HostHealth> {
+        self.hosts.borrow().clone()
+    }
+
+    /// Wakes on every probe round that changed a host's state, lag or readability.
+    pub fn subscribe_hosts(&self) -> watch::Receiver<Vec<HostHealth>> {
+        self.hosts.subscribe()
+    }
+
+    /// Records a probe round; counts and logs the transitions.
+    pub fn publish_hosts(&self, hosts: Vec<HostHealth>) {
+        self.hosts.send_if_modified(|current| {
+            if *current == hosts {
+                return false;
+            }
+            self.events.compare(current, &hosts);
+            *current = hosts;
+            true
+        });
+    }
+
     pub fn writer(&self) -> Option<Writer> {
         self.writer.borrow().clone()
     }
@@ -60,6 +106,8 @@ impl Topology {
                 return false;
             }
             let generation = self.next_generation();
+            self.events
+                .writer_changed(current.is_some(), host.is_some());
             *current = host.map(|host| Writer { host, generation });
             changed = true;
             true

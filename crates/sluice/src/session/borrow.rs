@@ -7,14 +7,15 @@ use super::give_back::Borrowed;
 use crate::auth::UserEntry;
 use crate::error::humanize;
 use crate::proxy::Shared;
-use crate::upstream::{BorrowFailure, PoolKey};
+use crate::upstream::{BorrowFailure, PoolKey, Route};
 
 pub async fn borrow(
     shared: &Shared,
+    route: Route,
     key: &PoolKey,
     user: &UserEntry,
 ) -> Result<Borrowed, BorrowFailure> {
-    shared.target.borrow(key, &user.credentials).await
+    shared.target.borrow(route, key, &user.credentials).await
 }
 
 impl BorrowFailure {

@@ -11,7 +11,7 @@ use crate::accept::{negotiate, ClientConn, Negotiated};
 use crate::auth::{authenticate, UserEntry};
 use crate::error::SessionError;
 use crate::proxy::Shared;
-use crate::upstream::{send_cancel, PoolKey, ServerParams};
+use crate::upstream::{send_cancel, PoolKey, Route, ServerParams};
 
 /// A client that is logged in and routed to a pool.
 pub struct LoggedIn {
@@ -19,6 +19,8 @@ pub struct LoggedIn {
     /// Session settings from the startup packet: what RESET goes back to.
     pub startup: Settings,
     pub key: PoolKey,
+    /// Writer or standby, from the listener the client came in on.
+    pub route: Route,
     pub registration: Registration,
 }
 
@@ -26,6 +28,7 @@ pub struct LoggedIn {
 pub async fn login(
     shared: &Shared,
     client: &mut ClientConn,
+    route: Route,
 ) -> Result<Option<LoggedIn>, SessionError> {
     let startup = match negotiate(client).await? {
         Negotiated::Cancel(key) => {
@@ -59,7 +62,7 @@ pub async fn login(
     let startup = params::from_startup(&startup);
     let params = shared
         .target
-        .params_with(&key, &user.credentials, &startup)
+        .params_with(route, &key, &user.credentials, &startup)
         .await?;
     let registration = shared.cancels.register();
     greet(client, &params, registration.key);
@@ -68,6 +71,7 @@ pub async fn login(
         user,
         startup,
         key,
+        route,
         registration,
     }))
 }

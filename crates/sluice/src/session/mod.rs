@@ -38,9 +38,10 @@ use crate::accept::{negotiate, ClientConn};
 use crate::error::{SessionError, Side};
 use crate::proxy::Shared;
 use crate::statements::ClientStatements;
+use crate::upstream::Route;
 
 /// The task spawned for every accepted client.
-pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, route: Route) {
     let mut client = ClientConn::new(stream, peer, shared.config.proxy.max_message_size);
     let Ok(_permit) = shared.client_slots.clone().try_acquire_owned() else {
         Box::pin(refuse_over_limit(&shared, &mut client)).await;
@@ -56,20 +57,23 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     );
     async {
         let started = tokio::time::Instant::now();
-        let result = run(&shared, &mut client).await;
+        let result = run(&shared, &mut client, route).await;
         Box::pin(end_session(&shared, &mut client, result, started.elapsed())).await;
     }
     .instrument(span)
     .await
 }
 
-async fn run(shared: &Shared, client: &mut ClientConn) -> Result<(), SessionError> {
+async fn run(shared: &Shared, client: &mut ClientConn, route: Route) -> Result<(), SessionError> {
     let deadline = shared.config.proxy.login_timeout;
     // Boxed, like the other stages below: an idle session's task then holds only the small
     // waiting state, not the largest stage's (memory per idle client).
-    let login = Box::pin(tokio::time::timeout(deadline, login::login(shared, client)))
-        .await
-        .map_err(|_| SessionError::LoginTimeout(deadline))??;
+    let login = Box::pin(tokio::time::timeout(
+        deadline,
+        login::login(shared, client, route),
+    ))
+    .await
+    .map_err(|_| SessionError::LoginTimeout(deadline))??;
     let Some(login) = login else {
         return Ok(());
     };
@@ -198,7 +202,12 @@ impl<'a> Session<'a> {
             if self.client.rbuf[0] == FrontendTag::Terminate.byte() {
                 return Ok(());
             }
-            let borrowing = borrow::borrow(self.shared, &self.login.key, &self.login.user);
+            let borrowing = borrow::borrow(
+                self.shared,
+                self.login.route,
+                &self.login.key,
+                &self.login.user,
+            );
             let server = match Box::pin(borrowing).await {
                 Ok(server) => server,
                 Err(failure) => {

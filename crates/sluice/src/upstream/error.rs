@@ -35,6 +35,8 @@ pub enum UpstreamError {
     Protocol(#[from] ProtocolError),
     #[error("no writer (primary) known within {waited:?}")]
     NoWriter { waited: Duration },
+    #[error("no readable standby known within {waited:?}")]
+    NoReader { waited: Duration },
     #[error("no server connection became available within {waited:?}")]
     PoolExhausted { waited: Duration },
     #[error("server returned an unexpected reply: {0}")]
@@ -69,6 +71,17 @@ impl UpstreamError {
                 ),
             )
             .with_hint("retry shortly; Sluice routes new transactions to the new primary as soon as it sees one"),
+            UpstreamError::NoReader { waited } => ErrorFields::new(
+                severity,
+                SqlState::TOO_MANY_CONNECTIONS,
+                format!(
+                    "no standby available for this read-only endpoint within \
+                     connection_borrow_timeout ({}): every standby is down or lags more than \
+                     max_replica_lag",
+                    crate::error::humanize(*waited)
+                ),
+            )
+            .with_hint("retry shortly, or set fallback_to_writer = true on the endpoint to use the writer meanwhile"),
             UpstreamError::PoolExhausted { waited } => ErrorFields::new(
                 severity,
                 SqlState::TOO_MANY_CONNECTIONS,

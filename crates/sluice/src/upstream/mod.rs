@@ -4,6 +4,8 @@
 mod connect;
 mod error;
 mod live;
+mod readers;
+mod route;
 mod server_auth;
 mod server_conn;
 mod target;
@@ -11,5 +13,7 @@ mod target;
 pub use connect::{connect, send_cancel, ConnectParams};
 pub use error::UpstreamError;
 pub use live::{LiveConnections, LiveGuard};
+pub use readers::Readers;
+pub use route::Route;
 pub use server_conn::ServerConn;
 pub use target::{BorrowFailure, Credentials, PoolKey, ServerParams, Target};

@@ -2,6 +2,7 @@
 //! and the server parameters cached for client logins.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,9 +12,10 @@ use pool::{BorrowError, Grant, Group, Limits, Pooled};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use super::{connect, ConnectParams, LiveConnections, ServerConn, UpstreamError};
+use super::{connect, ConnectParams, LiveConnections, Readers, Route, ServerConn, UpstreamError};
 use crate::failover::Topology;
 use crate::session::params::{sync_statement, Settings};
+use config::HostPort;
 
 /// Server connections are pooled per (database, user): a connection logged in as one role
 /// into one database can only serve clients of that pair.
@@ -42,8 +44,15 @@ pub struct Credentials {
     pub key_cache: ScramKeyCache,
 }
 
+/// Server parameters differ between a primary and a standby (`in_hot_standby`), so logins
+/// through a read-only endpoint are answered from a standby's.
+type ParamsKey = (PoolKey, bool);
+
 pub struct Target {
+    /// The writer's pool.
     pub pool: Group<PoolKey, ServerConn>,
+    /// One pool per host for read-only endpoints.
+    pub readers: Readers,
     pub topology: Arc<Topology>,
     /// Open server connections by writer generation, to cut when the writer changes.
     pub live: Arc<LiveConnections>,
@@ -51,10 +60,10 @@ pub struct Target {
     max_prepared: usize,
     server_max_connections: OnceCell<u32>,
     // std Mutex: held only to clone an Arc in or out, never across an await.
-    params: Mutex<HashMap<PoolKey, Arc<OnceCell<ServerParams>>>>,
+    params: Mutex<HashMap<ParamsKey, Arc<OnceCell<ServerParams>>>>,
     /// Server parameters as reported with a client's startup settings applied (canonical
     /// spellings, e.g. `DateStyle=ISO, MDY`), per pool and settings. std Mutex: lookups only.
-    params_with_settings: Mutex<HashMap<(PoolKey, Settings), ServerParams>>,
+    params_with_settings: Mutex<HashMap<(ParamsKey, Settings), ServerParams>>,
 }
 
 /// Distinct (pool, startup settings) combinations remembered before the cache starts over.
@@ -67,7 +76,8 @@ impl Target {
         let limits = limits_for(&settings, None);
         Target {
             pool: Group::new(limits),
-            topology: Arc::new(Topology::default()),
+            readers: Readers::new(&settings.hosts, limits),
+            topology: Arc::new(Topology::new(settings.max_replica_lag)),
             live: Arc::new(LiveConnections::default()),
             settings,
             max_prepared,
@@ -95,7 +105,31 @@ impl Target {
             .wait_for_writer(wait)
             .await
             .ok_or(UpstreamError::NoWriter { waited: wait })?;
-        let host = &writer.host;
+        let mut conn = self.connect_to(&writer.host, key, creds).await?;
+        conn.live = self.live.register(&conn.stream, writer.generation);
+        Ok(conn)
+    }
+
+    /// Opens a server connection to the reader pool `index`'s host.
+    async fn open_reader(
+        &self,
+        index: usize,
+        key: &PoolKey,
+        creds: &Credentials,
+    ) -> Result<ServerConn, UpstreamError> {
+        let reader = self.readers.get(index);
+        let generation = reader.generation();
+        let mut conn = self.connect_to(&reader.host, key, creds).await?;
+        conn.live = reader.live.register(&conn.stream, generation);
+        Ok(conn)
+    }
+
+    async fn connect_to(
+        &self,
+        host: &HostPort,
+        key: &PoolKey,
+        creds: &Credentials,
+    ) -> Result<ServerConn, UpstreamError> {
         let params = ConnectParams {
             host,
             user: &creds.user,
@@ -106,19 +140,14 @@ impl Target {
             key_cache: &creds.key_cache,
             max_prepared: self.max_prepared,
         };
-        match connect(&params).await {
-            Ok(mut conn) => {
-                conn.live = self.live.register(&conn.stream, writer.generation);
-                Ok(conn)
-            }
-            Err(e) => {
-                if !matches!(e, UpstreamError::Rejected(_)) {
-                    tracing::warn!(host = %host, error = %e, "server connection failed");
-                    self.topology.request_probe();
-                }
-                Err(e)
+        let connected = connect(&params).await;
+        if let Err(e) = &connected {
+            if !matches!(e, UpstreamError::Rejected(_)) {
+                tracing::warn!(host = %host, error = %e, "server connection failed");
+                self.topology.request_probe();
             }
         }
+        connected
     }
 
     /// Server parameters for a client login to `key`. The first login for a key borrows a
@@ -127,17 +156,19 @@ impl Target {
     /// answered from the cache without touching the server.
     pub async fn params_for(
         &self,
+        route: Route,
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<ServerParams, UpstreamError> {
-        let cell = self.params_cell(key);
+        let params_key = (key.clone(), route.is_reader());
+        let cell = self.params_cell(&params_key);
         if let Some(params) = cell.get() {
             return Ok(params.clone());
         }
-        self.discover_limits(key, creds).await?;
+        self.discover_limits(route, key, creds).await?;
         let found = cell
             .get_or_try_init(|| async {
-                let conn = self.borrow_for_login(key, creds).await?;
+                let conn = self.borrow_for_login(route, key, creds).await?;
                 let params: ServerParams = conn.params.clone().into();
                 conn.give_back();
                 Ok(params)
@@ -146,12 +177,12 @@ impl Target {
             .cloned();
         if found.is_err() {
             // A database that does not exist must not leave an entry behind per attempt.
-            self.forget_params(key);
+            self.forget_params(&params_key);
         }
         found
     }
 
-    fn forget_params(&self, key: &PoolKey) {
+    fn forget_params(&self, key: &ParamsKey) {
         let mut params = self
             .params
             .lock()
@@ -167,19 +198,20 @@ impl Target {
     /// login); later ones come from the cache.
     pub async fn params_with(
         &self,
+        route: Route,
         key: &PoolKey,
         creds: &Credentials,
         settings: &Settings,
     ) -> Result<ServerParams, UpstreamError> {
-        let base = self.params_for(key, creds).await?;
+        let base = self.params_for(route, key, creds).await?;
         if settings.is_empty() {
             return Ok(base);
         }
-        let cache_key = (key.clone(), settings.clone());
+        let cache_key = ((key.clone(), route.is_reader()), settings.clone());
         if let Some(found) = self.lock_settings_cache().get(&cache_key) {
             return Ok(found.clone());
         }
-        let mut conn = self.borrow_for_login(key, creds).await?;
+        let mut conn = self.borrow_for_login(route, key, creds).await?;
         if let Some(sql) = sync_statement(settings, &conn.applied) {
             conn.simple_query(&sql).await?;
             conn.applied = settings.clone();
@@ -196,13 +228,13 @@ impl Target {
 
     fn lock_settings_cache(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(PoolKey, Settings), ServerParams>> {
+    ) -> std::sync::MutexGuard<'_, HashMap<(ParamsKey, Settings), ServerParams>> {
         self.params_with_settings
             .lock()
             .expect("settings cache lock is never poisoned: no panics while held")
     }
 
-    fn params_cell(&self, key: &PoolKey) -> Arc<OnceCell<ServerParams>> {
+    fn params_cell(&self, key: &ParamsKey) -> Arc<OnceCell<ServerParams>> {
         self.params
             .lock()
             .expect("params lock is never poisoned: no panics while held")
@@ -214,10 +246,11 @@ impl Target {
     /// A connection for Sluice's own use at login, through the pool and its limits.
     async fn borrow_for_login(
         &self,
+        route: Route,
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<Pooled<PoolKey, ServerConn>, UpstreamError> {
-        self.borrow(key, creds)
+        self.borrow(route, key, creds)
             .await
             .map_err(|failure| match failure {
                 BorrowFailure::Connect(e) => e,
@@ -226,32 +259,100 @@ impl Target {
             })
     }
 
-    /// Borrows for `key`: an idle connection if one is healthy, else a new one if the limit
-    /// allows, else waits in the FIFO queue, all within connection_borrow_timeout.
+    /// Borrows for `key` on `route`, all within connection_borrow_timeout.
     pub async fn borrow(
         &self,
+        route: Route,
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<Pooled<PoolKey, ServerConn>, BorrowFailure> {
-        let timeout = self.settings.connection_borrow_timeout;
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + self.settings.connection_borrow_timeout;
+        match route {
+            Route::Writer => self.borrow_writer(key, creds, deadline).await,
+            Route::Reader { fallback_to_writer } => {
+                self.borrow_reader(key, creds, deadline, fallback_to_writer)
+                    .await
+            }
+        }
+    }
+
+    async fn borrow_writer(
+        &self,
+        key: &PoolKey,
+        creds: &Credentials,
+        deadline: Instant,
+    ) -> Result<Pooled<PoolKey, ServerConn>, BorrowFailure> {
+        self.borrow_from(&self.pool, key, deadline, || self.open(key, creds))
+            .await
+    }
+
+    /// The least busy readable standby; one that cannot be connected to is skipped until the
+    /// next probe round. With none: the writer if allowed, else wait for a standby.
+    async fn borrow_reader(
+        &self,
+        key: &PoolKey,
+        creds: &Credentials,
+        deadline: Instant,
+        fallback_to_writer: bool,
+    ) -> Result<Pooled<PoolKey, ServerConn>, BorrowFailure> {
+        let mut hosts = self.topology.subscribe_hosts();
+        let mut failed = Vec::new();
+        loop {
+            let picked = self.readers.pick(&hosts.borrow_and_update(), &failed);
+            match picked {
+                Some(i) => {
+                    let pool = &self.readers.get(i).pool;
+                    let open = || self.open_reader(i, key, creds);
+                    match self.borrow_from(pool, key, deadline, open).await {
+                        Err(BorrowFailure::Connect(e)) if Instant::now() < deadline => {
+                            tracing::debug!(error = %e, "standby unusable, trying another");
+                            failed.push(i);
+                        }
+                        done => return done,
+                    }
+                }
+                None if fallback_to_writer => {
+                    return self.borrow_writer(key, creds, deadline).await
+                }
+                None => {
+                    let changed = tokio::time::timeout_at(deadline, hosts.changed()).await;
+                    if !matches!(changed, Ok(Ok(()))) {
+                        let waited = self.settings.connection_borrow_timeout;
+                        return Err(BorrowFailure::Connect(UpstreamError::NoReader { waited }));
+                    }
+                    failed.clear();
+                }
+            }
+        }
+    }
+
+    /// From `pool`: an idle connection if one is healthy, else a new one from `open` if the
+    /// limit allows, else a wait in the FIFO queue, until `deadline`.
+    async fn borrow_from<F, Fut>(
+        &self,
+        pool: &Group<PoolKey, ServerConn>,
+        key: &PoolKey,
+        deadline: Instant,
+        open: F,
+    ) -> Result<Pooled<PoolKey, ServerConn>, BorrowFailure>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<ServerConn, UpstreamError>>,
+    {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.pool.borrow(key, left).await {
+            match pool.borrow(key, left).await {
                 Ok(Grant::Idle(conn)) if conn.is_healthy_when_idle() => return Ok(conn),
                 // Closed by the server while idle (restart, pg_terminate_backend, idle
                 // timeout): replace it without the client noticing.
                 Ok(Grant::Idle(conn)) => conn.discard("closed by the server while idle"),
                 Ok(Grant::Slot(slot)) => {
-                    let conn = self
-                        .open(key, creds)
-                        .await
-                        .map_err(BorrowFailure::Connect)?;
+                    let conn = open().await.map_err(BorrowFailure::Connect)?;
                     return Ok(slot.fill(conn));
                 }
                 Err(BorrowError::Timeout { max_size, .. }) => {
                     return Err(BorrowFailure::Timeout {
-                        waited: timeout,
+                        waited: self.settings.connection_borrow_timeout,
                         max_size,
                     })
                 }
@@ -260,16 +361,31 @@ impl Target {
         }
     }
 
+    /// Idle connections past their idle timeout or lifetime, in every pool.
+    pub fn reap(&self) -> Vec<ServerConn> {
+        let mut reaped = self.pool.reap();
+        reaped.extend(self.readers.reap());
+        reaped
+    }
+
+    /// Every idle connection in every pool; lent ones are closed when they come back.
+    pub fn retire_all(&self) -> Vec<ServerConn> {
+        let mut retired = self.pool.retire_all();
+        retired.extend(self.readers.retire_all());
+        retired
+    }
+
     /// Reads the server's max_connections once and sizes the pool from it. Until then the pool
     /// allows a single connection: this one.
     async fn discover_limits(
         &self,
+        route: Route,
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<(), UpstreamError> {
         self.server_max_connections
             .get_or_try_init(|| async {
-                let mut conn = self.borrow_for_login(key, creds).await?;
+                let mut conn = self.borrow_for_login(route, key, creds).await?;
                 let rows = conn.simple_query("SHOW max_connections").await?;
                 conn.give_back();
                 let max = rows
@@ -284,7 +400,10 @@ impl Target {
                     pool_max_idle = limits.max_idle,
                     "pool limits set from the server"
                 );
+                // Standbys must run with at least the primary's max_connections, so the same
+                // limits hold for each standby's pool.
                 self.pool.set_limits(limits);
+                self.readers.set_limits(limits);
                 Ok(max)
             })
             .await

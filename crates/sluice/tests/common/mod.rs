@@ -29,8 +29,12 @@ pub struct Options {
     pub extra_proxy: &'static str,
     /// How the PostgreSQL cluster authenticates TCP clients (Sluice included).
     pub cluster_auth: test_support::HbaAuth,
-    /// Also start a streaming-replication standby and list it in `hosts` after the primary.
-    pub standby: bool,
+    /// Streaming-replication standbys of the primary, listed in `hosts` after it.
+    pub standbys: usize,
+    /// Lines added to `[database]`.
+    pub extra_database: &'static str,
+    /// TOML appended at the end, e.g. `[[endpoints]]` tables.
+    pub extra_config: &'static str,
 }
 
 impl Default for Options {
@@ -45,15 +49,19 @@ impl Default for Options {
             max_client_connections: 1000,
             extra_proxy: "",
             cluster_auth: test_support::HbaAuth::ScramSha256,
-            standby: false,
+            standbys: 0,
+            extra_database: "",
+            extra_config: "",
         }
     }
 }
 
 pub struct Fixture {
     pub pg: PgCluster,
-    pub standby: Option<PgCluster>,
+    pub standbys: Vec<PgCluster>,
     pub addr: SocketAddr,
+    /// Where each `[[endpoints]]` entry listens.
+    pub endpoints: Vec<SocketAddr>,
     pub observer: sluice::Observer,
     shutdown: ShutdownHandle,
 }
@@ -74,33 +82,39 @@ impl Fixture {
             pg.create_user(user, pw).await.unwrap();
             pg.create_database(user, user).await.unwrap();
         }
-        let standby = match opts.standby {
-            true => Some(pg.start_standby().await.unwrap()),
-            false => None,
-        };
+        let mut standbys = Vec::new();
+        for _ in 0..opts.standbys {
+            standbys.push(pg.start_standby().await.unwrap());
+        }
         let mut hosts = vec![pg.addr()];
-        hosts.extend(standby.as_ref().map(|s| s.addr()));
+        hosts.extend(standbys.iter().map(|s| s.addr()));
         let config = config::Config::from_toml_str(&config_toml(&hosts, &opts)).unwrap();
         let proxy = Proxy::bind(config).await.unwrap();
         let addr = proxy.local_addr();
+        let endpoints = proxy.endpoint_addrs();
         let shutdown = proxy.shutdown_handle();
         let observer = proxy.observer();
         tokio::spawn(proxy.run());
         Fixture {
             pg,
-            standby,
+            standbys,
             addr,
+            endpoints,
             observer,
             shutdown,
         }
     }
 
     pub fn connstr(&self, user: &str, password: &str, db: &str) -> String {
-        format!(
-            "host={} port={} user={user} password={password} dbname={db} connect_timeout=10",
-            self.addr.ip(),
-            self.addr.port()
-        )
+        connstr_at(self.addr, user, password, db)
+    }
+
+    /// The app user, connected through the `[[endpoints]]` entry `index`.
+    pub async fn endpoint_client(&self, index: usize) -> Result<Client, tokio_postgres::Error> {
+        let connstr = connstr_at(self.endpoints[index], APP, APP_PASSWORD, APP);
+        let (client, conn) = tokio_postgres::connect(&connstr, NoTls).await?;
+        tokio::spawn(conn);
+        Ok(client)
     }
 
     /// A tokio-postgres client through Sluice as `app`.
@@ -152,6 +166,14 @@ impl Drop for Fixture {
     }
 }
 
+pub fn connstr_at(addr: SocketAddr, user: &str, password: &str, db: &str) -> String {
+    format!(
+        "host={} port={} user={user} password={password} dbname={db} connect_timeout=10",
+        addr.ip(),
+        addr.port()
+    )
+}
+
 fn config_toml(hosts: &[String], o: &Options) -> String {
     format!(
         r#"
@@ -170,6 +192,7 @@ hosts = [{hosts}]
 probe_interval = "200ms"
 max_connections = {max_connections}
 connection_borrow_timeout = "{borrow_timeout}"
+{extra_database}
 
 [[users]]
 name = "{APP}"
@@ -182,6 +205,8 @@ client_auth = "md5"
 
 [log]
 filter = "warn"
+
+{extra_config}
 "#,
         pool_mode = o.pool_mode,
         login_timeout = o.login_timeout,
@@ -196,6 +221,8 @@ filter = "warn"
             .join(", "),
         max_connections = o.max_connections,
         borrow_timeout = o.borrow_timeout,
+        extra_database = o.extra_database,
+        extra_config = o.extra_config,
     )
 }
 

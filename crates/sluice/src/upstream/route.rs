@@ -1,0 +1,27 @@
+//! Where a session's transactions go, decided by the listener the client connected to.
+
+use config::{EndpointConfig, EndpointRole};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Route {
+    /// The elected writer: the main listener and read-write endpoints.
+    #[default]
+    Writer,
+    /// A readable standby, the least busy one; with none, the writer if allowed, else wait.
+    Reader { fallback_to_writer: bool },
+}
+
+impl Route {
+    pub fn for_endpoint(endpoint: &EndpointConfig) -> Route {
+        match endpoint.role {
+            EndpointRole::ReadWrite => Route::Writer,
+            EndpointRole::ReadOnly => Route::Reader {
+                fallback_to_writer: endpoint.fallback_to_writer,
+            },
+        }
+    }
+
+    pub fn is_reader(self) -> bool {
+        matches!(self, Route::Reader { .. })
+    }
+}

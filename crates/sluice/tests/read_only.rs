@@ -1,0 +1,246 @@
+//! The read-only endpoint against a real primary and two streaming standbys: transactions go to
+//! the least busy readable standby, never to the writer unless allowed; a lagging or failed
+//! standby is skipped and used again once healthy.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Fixture, Options};
+use test_support::StopMode;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+const READER: &str = r#"
+[[endpoints]]
+name = "reader"
+listen = "127.0.0.1:0"
+role = "read-only"
+
+[[endpoints]]
+name = "reader-or-writer"
+listen = "127.0.0.1:0"
+role = "read-only"
+fallback_to_writer = true
+"#;
+
+async fn start(standbys: usize) -> Fixture {
+    let fx = Fixture::start_with(Options {
+        standbys,
+        borrow_timeout: "3s",
+        max_connections: 4,
+        extra_database: "max_replica_lag = \"1s\"",
+        extra_config: READER,
+        ..Options::default()
+    })
+    .await;
+    let all_readable = common::eventually(Duration::from_secs(10), || async {
+        let hosts = fx.observer.hosts();
+        hosts.len() == standbys + 1 && hosts.iter().filter(|h| h.readable).count() == standbys
+    })
+    .await;
+    assert!(
+        all_readable,
+        "standbys never readable: {:?}",
+        fx.observer.hosts()
+    );
+    fx
+}
+
+async fn value(client: &Client, sql: &str) -> Result<String, tokio_postgres::Error> {
+    let rows = client.simple_query(sql).await?;
+    Ok(rows
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap())
+}
+
+/// The port of the server that ran the query: tells which host a transaction went to.
+async fn server_port(client: &Client) -> Result<u16, tokio_postgres::Error> {
+    let port = value(client, "SELECT current_setting('port')").await?;
+    Ok(port.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_go_to_the_least_busy_standby_and_never_to_the_writer() {
+    let fx = start(2).await;
+    let standby_ports = [fx.standbys[0].port(), fx.standbys[1].port()];
+
+    // Two open transactions at once land on different standbys.
+    let first = fx.endpoint_client(0).await.unwrap();
+    let second = fx.endpoint_client(0).await.unwrap();
+    first.simple_query("BEGIN").await.unwrap();
+    let first_port = server_port(&first).await.unwrap();
+    second.simple_query("BEGIN").await.unwrap();
+    let second_port = server_port(&second).await.unwrap();
+    assert!(
+        standby_ports.contains(&first_port),
+        "{first_port} is not a standby"
+    );
+    assert!(
+        standby_ports.contains(&second_port),
+        "{second_port} is not a standby"
+    );
+    assert_ne!(first_port, second_port, "the busy standby was picked again");
+
+    // A write through the read-only endpoint is refused by the standby itself.
+    let err = second
+        .simple_query("CREATE TABLE nope (id int)")
+        .await
+        .unwrap_err();
+    assert_eq!(common::sqlstate(&err).as_deref(), Some("25006"));
+    second.simple_query("ROLLBACK").await.unwrap();
+    first.simple_query("COMMIT").await.unwrap();
+
+    // Logins report the standby's parameters; the main listener still writes to the primary.
+    let reader = fx.endpoint_client(0).await.unwrap();
+    let hot_standby = value(&reader, "SHOW in_hot_standby").await.unwrap();
+    assert_eq!(hot_standby, "on");
+    let writer = fx.client().await;
+    assert_eq!(server_port(&writer).await.unwrap(), fx.pg.port());
+    writer
+        .simple_query("CREATE TABLE yes (id int)")
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_standby_gets_no_reads_until_it_catches_up() {
+    let fx = start(2).await;
+    let lagging = &fx.standbys[0];
+    let admin = lagging.superuser().await.unwrap();
+    admin
+        .simple_query("SELECT pg_wal_replay_pause()")
+        .await
+        .unwrap();
+    // Commits on the primary reach the paused standby's WAL but are not replayed.
+    let writer = fx.client().await;
+    writer
+        .simple_query("CREATE TABLE ticks (at timestamptz)")
+        .await
+        .unwrap();
+    let excluded = common::eventually(Duration::from_secs(10), || async {
+        writer
+            .simple_query("INSERT INTO ticks VALUES (now())")
+            .await
+            .unwrap();
+        fx.observer.failover_events().lag_exceeded >= 1
+    })
+    .await;
+    assert!(excluded, "lag never noticed: {:?}", fx.observer.hosts());
+    assert!(!fx.observer.hosts()[1].readable);
+
+    for _ in 0..10 {
+        let reader = fx.endpoint_client(0).await.unwrap();
+        assert_eq!(server_port(&reader).await.unwrap(), fx.standbys[1].port());
+    }
+
+    admin
+        .simple_query("SELECT pg_wal_replay_resume()")
+        .await
+        .unwrap();
+    let back = common::eventually(Duration::from_secs(10), || async {
+        fx.observer.hosts()[1].readable
+    })
+    .await;
+    assert!(back, "caught-up standby not readable again");
+    // Ties go to the first listed standby, so a single reader lands there again.
+    let reader = fx.endpoint_client(0).await.unwrap();
+    assert_eq!(server_port(&reader).await.unwrap(), lagging.port());
+}
+
+/// One query on every client at once: the port that answered, or the error.
+async fn work(readers: &[Client]) -> Vec<Result<u16, String>> {
+    let each = readers
+        .iter()
+        .map(|c| async move { server_port(c).await.map_err(|e| e.to_string()) });
+    futures_util::future::join_all(each).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_standby_moves_reads_to_the_other_and_is_used_again_once_healthy() {
+    let mut fx = start(2).await;
+    let survivor = fx.standbys[1].port();
+    let readers: Vec<Client> =
+        futures_util::future::join_all((0..6).map(|_| fx.endpoint_client(0)))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+
+    // Warm up: both standbys serve.
+    assert!(work(&readers).await.iter().all(Result::is_ok));
+
+    tokio::task::block_in_place(|| fx.standbys[0].stop(StopMode::Immediate).unwrap());
+    let mut failed = 0;
+    let mut after_switch = Vec::new();
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        for result in work(&readers).await {
+            match result {
+                Ok(port) => after_switch.push(port),
+                Err(_) => failed += 1,
+            }
+        }
+    }
+    // Only work already running on the stopped standby fails: at most one per client.
+    assert!(failed <= readers.len(), "{failed} reads failed");
+    assert!(
+        after_switch.iter().all(|p| *p == survivor),
+        "reads went to a stopped standby"
+    );
+    assert!(
+        after_switch.len() > 20,
+        "too few reads: {}",
+        after_switch.len()
+    );
+    assert!(fx.observer.failover_events().host_down >= 1);
+
+    tokio::task::block_in_place(|| fx.standbys[0].start_again().unwrap());
+    let back = common::eventually(Duration::from_secs(20), || async {
+        fx.observer.hosts()[1].readable
+    })
+    .await;
+    assert!(
+        back,
+        "restarted standby never readable: {:?}",
+        fx.observer.hosts()
+    );
+    assert!(fx.observer.failover_events().host_up >= 1);
+    let fresh = fx.endpoint_client(0).await.unwrap();
+    assert_eq!(server_port(&fresh).await.unwrap(), fx.standbys[0].port());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_standby_reads_wait_and_fail_or_fall_back_to_the_writer() {
+    let mut fx = start(1).await;
+    let strict = fx.endpoint_client(0).await.unwrap();
+    tokio::task::block_in_place(|| fx.standbys[0].stop(StopMode::Fast).unwrap());
+    let gone = common::eventually(Duration::from_secs(10), || async {
+        !fx.observer.hosts()[1].readable
+    })
+    .await;
+    assert!(gone);
+
+    // The transaction waits borrow_timeout, then fails with an error that names the cause,
+    // and the connection stays usable.
+    let started = std::time::Instant::now();
+    let err = strict.simple_query("SELECT 1").await.unwrap_err();
+    assert!(started.elapsed() >= Duration::from_secs(2), "did not wait");
+    assert_eq!(common::sqlstate(&err).as_deref(), Some("53300"));
+    let message = err.as_db_error().unwrap().message();
+    assert!(message.contains("no standby"), "{message}");
+    let fallback = fx.endpoint_client(1).await.unwrap();
+    assert_eq!(server_port(&fallback).await.unwrap(), fx.pg.port());
+
+    tokio::task::block_in_place(|| fx.standbys[0].start_again().unwrap());
+    let back = common::eventually(Duration::from_secs(20), || async {
+        fx.observer.hosts()[1].readable
+    })
+    .await;
+    assert!(back);
+    assert_eq!(server_port(&strict).await.unwrap(), fx.standbys[0].port());
+}
