@@ -253,3 +253,166 @@ async fn a_frozen_primary_is_replaced_and_ignored_when_it_thaws() {
     // to its client as failed, 08006, as a direct connection would report it.)
     assert_eq!(on_old, 0, "the thawed old primary received writes");
 }
+
+/// What one write through Sluice ended as, in Jepsen's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Acknowledged: must be on the new primary.
+    Ok,
+    /// Refused before it ran (no writer within the borrow timeout): must not be anywhere.
+    Failed,
+    /// The connection was lost with the write in flight: may or may not have committed.
+    Unknown,
+}
+
+/// Inserts ids `first, first + step, ...` one per autocommit transaction until `stop`,
+/// reconnecting after a lost connection, and records each outcome.
+async fn write_ledger(
+    fx: &Fixture,
+    first: i32,
+    step: i32,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<(i32, Outcome)> {
+    let mut outcomes = Vec::new();
+    let mut client = None;
+    let mut id = first;
+    while !*stop.borrow() {
+        let c = match &client {
+            Some(c) => c,
+            None => match fx.try_client(common::APP, common::APP_PASSWORD).await {
+                Ok(c) => client.insert(c),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let result = c.execute("INSERT INTO ledger VALUES ($1)", &[&id]).await;
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            // Sluice refused before sending anything: no writer in time, or none reachable.
+            Err(e) if matches!(common::sqlstate(e).as_deref(), Some("53300" | "08001")) => {
+                Outcome::Failed
+            }
+            Err(e) => {
+                println!("outcome unknown: {e} ({:?})", common::sqlstate(e));
+                Outcome::Unknown
+            }
+        };
+        if outcome == Outcome::Unknown || c.is_closed() {
+            client = None;
+        }
+        outcomes.push((id, outcome));
+        id += step;
+    }
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_a_kill_9_of_the_primary_with_synchronous_replication() {
+    let fx = Fixture::start_with(Options {
+        standbys: 1,
+        max_connections: 8,
+        borrow_timeout: "20s",
+        ..Options::default()
+    })
+    .await;
+    let admin = fx.direct_superuser().await;
+    // Set on the primary only: the promoted standby must not wait for a standby of its own.
+    // (The test clusters run with synchronous_commit off; with it off, this test does see
+    // acknowledged writes lost, as PostgreSQL documents.)
+    for sql in [
+        "ALTER SYSTEM SET synchronous_commit = 'on'",
+        "ALTER SYSTEM SET synchronous_standby_names = '*'",
+        "SELECT pg_reload_conf()",
+    ] {
+        admin.batch_execute(sql).await.unwrap();
+    }
+    let sync = common::eventually(Duration::from_secs(10), || async {
+        let row = admin
+            .query_opt(
+                "SELECT 1 FROM pg_stat_replication WHERE sync_state = 'sync'",
+                &[],
+            )
+            .await
+            .unwrap();
+        row.is_some()
+    })
+    .await;
+    assert!(sync, "the standby never became synchronous");
+    fx.client()
+        .await
+        .batch_execute("CREATE TABLE ledger (id int PRIMARY KEY)")
+        .await
+        .unwrap();
+
+    let writers = 4;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let ledgers =
+        join_all((0..writers).map(|k| write_ledger(&fx, k + 1, writers, stopped.clone())));
+    let chaos = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // The postmaster alone: its backends notice and exit, as after an OOM kill.
+        let pid = fx.pg.postmaster_pid().unwrap().to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status();
+        assert!(killed.unwrap().success());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::task::block_in_place(|| fx.standbys[0].promote().unwrap());
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        stop.send(true).unwrap();
+    };
+    let (ledgers, ()) = tokio::join!(ledgers, chaos);
+    let outcomes: Vec<(i32, Outcome)> = ledgers.into_iter().flatten().collect();
+
+    let present: std::collections::HashSet<i32> = fx.standbys[0]
+        .connect(common::APP, common::APP_PASSWORD, common::APP)
+        .await
+        .unwrap()
+        .query("SELECT id FROM ledger", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let count = |want: Outcome| outcomes.iter().filter(|(_, o)| *o == want).count();
+    let (ok, failed, unknown) = (
+        count(Outcome::Ok),
+        count(Outcome::Failed),
+        count(Outcome::Unknown),
+    );
+    println!("writes: {ok} ok, {failed} failed, {unknown} unknown");
+    let lost: Vec<i32> = outcomes
+        .iter()
+        .filter(|(id, o)| *o == Outcome::Ok && !present.contains(id))
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    let phantom: Vec<i32> = outcomes
+        .iter()
+        .filter(|(id, o)| *o == Outcome::Failed && present.contains(id))
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(
+        phantom.is_empty(),
+        "writes reported failed were applied: {phantom:?}"
+    );
+    assert!(
+        unknown <= writers as usize,
+        "more unknown outcomes than writers in flight"
+    );
+    let last_ids: Vec<Outcome> = (0..writers)
+        .filter_map(|k| {
+            outcomes
+                .iter()
+                .rfind(|(id, _)| (id - 1) % writers == k)
+                .map(|(_, o)| *o)
+        })
+        .collect();
+    assert!(
+        last_ids.iter().all(|o| *o == Outcome::Ok),
+        "every writer ends writing to the new primary: {last_ids:?}"
+    );
+    assert_eq!(fx.observer.failover_events().writer_lost, 1);
+}

@@ -97,6 +97,13 @@ impl Topology {
         writer
     }
 
+    /// Waits up to `timeout` for an election after the one of `generation`.
+    pub async fn wait_for_new_election(&self, generation: u64, timeout: Duration) {
+        let mut rx = self.writer.subscribe();
+        let newer = rx.wait_for(|_| self.generation() > generation);
+        let _ = tokio::time::timeout(timeout, newer).await;
+    }
+
     /// Records the monitor's election; returns true if the writer changed.
     pub fn elect(&self, host: Option<HostPort>) -> bool {
         let mut changed = false;

@@ -44,6 +44,21 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// The host could not be reached or is not accepting connections right now (as opposed
+    /// to rejecting the login): worth retrying once the monitor has looked at it.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            UpstreamError::Resolve { .. }
+            | UpstreamError::Connect { .. }
+            | UpstreamError::Timeout { .. }
+            | UpstreamError::Io(_)
+            | UpstreamError::ClosedDuringLogin => true,
+            // The database system is starting up or shutting down.
+            UpstreamError::Rejected(server) => server.code == SqlState::CANNOT_CONNECT_NOW.code(),
+            _ => false,
+        }
+    }
+
     /// What a client is told when its work could not get a server connection.
     pub fn client_error(&self, severity: Severity) -> ErrorFields {
         match self {

@@ -91,23 +91,41 @@ impl Target {
         &self.settings
     }
 
-    /// Opens a new server connection for `key`, trying the hosts in order.
-    pub async fn open(
+    /// Opens a new server connection to the writer for `key`, by `deadline`.
+    async fn open(
         &self,
         key: &PoolKey,
         creds: &Credentials,
+        deadline: Instant,
     ) -> Result<ServerConn, UpstreamError> {
-        // New connections go to the writer only; while there is none (failover, split brain),
-        // they wait for one rather than guess.
-        let wait = self.settings.connection_borrow_timeout;
-        let writer = self
-            .topology
-            .wait_for_writer(wait)
-            .await
-            .ok_or(UpstreamError::NoWriter { waited: wait })?;
-        let mut conn = self.connect_to(&writer.host, key, creds).await?;
-        conn.live = self.live.register(&conn.stream, writer.generation);
-        Ok(conn)
+        loop {
+            // New connections go to the writer only; while there is none (failover, split
+            // brain), they wait for one rather than guess.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let waited = self.settings.connection_borrow_timeout;
+            let writer = self
+                .topology
+                .wait_for_writer(left)
+                .await
+                .ok_or(UpstreamError::NoWriter { waited })?;
+            match self.connect_to(&writer.host, key, creds).await {
+                Ok(mut conn) => {
+                    conn.live = self.live.register(&conn.stream, writer.generation);
+                    return Ok(conn);
+                }
+                // The writer may have just died: the monitor is probing now (connect_to asked
+                // it to). Wait for its verdict, then try the writer it elects, instead of
+                // failing a transaction that could run on the next writer.
+                Err(e) if e.is_unreachable() && Instant::now() < deadline => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let pause = left.min(self.settings.probe_interval);
+                    self.topology
+                        .wait_for_new_election(writer.generation, pause)
+                        .await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Opens a server connection to the reader pool `index`'s host.
@@ -282,8 +300,10 @@ impl Target {
         creds: &Credentials,
         deadline: Instant,
     ) -> Result<Pooled<PoolKey, ServerConn>, BorrowFailure> {
-        self.borrow_from(&self.pool, key, deadline, || self.open(key, creds))
-            .await
+        self.borrow_from(&self.pool, key, deadline, || {
+            self.open(key, creds, deadline)
+        })
+        .await
     }
 
     /// The least busy readable standby; one that cannot be connected to is skipped until the
