@@ -47,6 +47,10 @@ const PROBE_QUERY: &str = "SELECT pg_is_in_recovery()::text, \
          WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN '0' \
          ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::text END";
 
+/// Probe interval while there is no writer: the time from a promotion to the first queued
+/// transaction running on the new primary is at most this, not `probe_interval`.
+const NO_WRITER_PROBE_INTERVAL: Duration = Duration::from_millis(50);
+
 pub fn spawn_monitor(
     topology: Arc<Topology>,
     hosts: Vec<HostPort>,
@@ -83,8 +87,13 @@ pub fn spawn_monitor(
                 }
                 on_change();
             }
+            // Without a writer, transactions are queued: look for the new one more often.
+            let pause = match topology.writer() {
+                Some(_) => interval,
+                None => interval.min(NO_WRITER_PROBE_INTERVAL),
+            };
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = topology.probe_requested() => {}
             }
         }
