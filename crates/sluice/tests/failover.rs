@@ -427,3 +427,40 @@ async fn acknowledged_writes_survive_a_kill_9_of_the_primary_with_synchronous_re
     );
     assert_eq!(fx.observer.failover_events().writer_lost, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_freeze_of_the_primary_is_ridden_out() {
+    let fx = Fixture::start_with(Options {
+        standbys: 1,
+        ..Options::default()
+    })
+    .await;
+    let client = fx.client().await;
+    client
+        .batch_execute("CREATE TABLE paused (note text)")
+        .await
+        .unwrap();
+    // Frozen for less than connect_timeout (5 s): a stall, not a failure. The write waits and
+    // completes; nobody fails over.
+    signal_cluster(&fx.pg, "-STOP");
+    let write = tokio::spawn(async move {
+        client
+            .batch_execute("INSERT INTO paused VALUES ('during the stall')")
+            .await
+            .map(|()| client)
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    signal_cluster(&fx.pg, "-CONT");
+    let client = write.await.unwrap().unwrap();
+    client
+        .batch_execute("INSERT INTO paused VALUES ('after')")
+        .await
+        .unwrap();
+    assert_eq!(count_on(&fx.pg, "SELECT count(*) FROM paused").await, 2);
+    let events = fx.observer.failover_events();
+    assert_eq!(
+        (events.writer_elected, events.writer_lost),
+        (1, 0),
+        "{events:?}"
+    );
+}
