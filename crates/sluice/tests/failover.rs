@@ -346,6 +346,8 @@ async fn acknowledged_writes_survive_a_kill_9_of_the_primary_with_synchronous_re
         .await
         .unwrap();
 
+    // Idle clients (between transactions) must ride the failover out unnoticed.
+    let idle: Vec<tokio_postgres::Client> = join_all((0..50).map(|_| fx.client())).await;
     let writers = 4;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let ledgers =
@@ -426,6 +428,12 @@ async fn acknowledged_writes_survive_a_kill_9_of_the_primary_with_synchronous_re
         "every writer ends writing to the new primary: {last_ids:?}"
     );
     assert_eq!(fx.observer.failover_events().writer_lost, 1);
+    let after = join_all(idle.iter().map(in_recovery)).await;
+    assert!(
+        after.iter().all(|r| matches!(r.as_deref(), Ok("false"))),
+        "an idle client noticed the failover: {:?}",
+        after.iter().find(|r| r.is_err())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
