@@ -14,6 +14,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::accept::serve_listener;
 use crate::auth::UserDirectory;
+use crate::credentials::refresh_every;
 use crate::failover::{spawn_monitor, MonitorLogin};
 use crate::session::cancel::CancelRegistry;
 use crate::session::pinning::{PinCounters, PinReason};
@@ -79,13 +80,15 @@ impl ShutdownHandle {
 }
 
 impl Proxy {
-    /// Binds the listener; derives the SCRAM verifiers of every user (slow on purpose: PBKDF2).
+    /// Fetches every user's credentials (an unreadable secret is an error naming the user and
+    /// the source) and binds the listener.
     pub async fn bind(config: Config) -> anyhow::Result<Proxy> {
+        let users = UserDirectory::load(&config).await?;
         let listener = bind_listener(config.proxy.listen)
             .with_context(|| format!("could not listen on {}", config.proxy.listen))?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Shared {
-            users: UserDirectory::from_config(&config),
+            users,
             target: Target::new(
                 config.database.clone(),
                 config.proxy.max_prepared_statements,
@@ -142,10 +145,18 @@ impl Proxy {
         tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
         let reaper = tokio::spawn(reap_idle_servers(shared.clone()));
         let monitor = start_monitor(&shared);
+        let refresher = shared
+            .config
+            .secrets
+            .refresh_interval
+            .map(|every| tokio::spawn(refresh_every(every, shared.users.all_credentials())));
         serve_listener(listener, shared.clone(), shared.shutdown.clone()).await;
         drain(&shared).await;
         reaper.abort();
         monitor.abort();
+        if let Some(refresher) = refresher {
+            refresher.abort();
+        }
         for conn in shared.target.pool.retire_all() {
             conn.terminate().await;
         }
@@ -159,9 +170,14 @@ impl Proxy {
 fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
     let db = &shared.config.database;
     let first = &shared.config.users[0];
+    let credentials = shared
+        .users
+        .get(&first.name)
+        .expect("every configured user is in the directory")
+        .credentials
+        .clone();
     let login = MonitorLogin {
-        user: first.name.clone(),
-        password: first.password.clone(),
+        credentials,
         database: first
             .databases
             .first()

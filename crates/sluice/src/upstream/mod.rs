@@ -12,4 +12,4 @@ pub use connect::{connect, send_cancel, ConnectParams};
 pub use error::UpstreamError;
 pub use live::{LiveConnections, LiveGuard};
 pub use server_conn::ServerConn;
-pub use target::{BorrowFailure, Credentials, PoolKey, ServerParams, Target};
+pub use target::{BorrowFailure, PoolKey, ServerParams, Target};

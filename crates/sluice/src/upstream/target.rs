@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use config::{DatabaseConfig, Secret};
-use pgwire::auth::ScramKeyCache;
+use config::DatabaseConfig;
 use pool::{BorrowError, Grant, Group, Limits, Pooled};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::{connect, ConnectParams, LiveConnections, ServerConn, UpstreamError};
+use crate::credentials::{Credentials, LoginAs};
 use crate::failover::Topology;
 use crate::session::params::{sync_statement, Settings};
 
@@ -32,14 +32,6 @@ pub enum BorrowFailure {
     Timeout { waited: Duration, max_size: usize },
     Connect(UpstreamError),
     ShuttingDown,
-}
-
-/// What Sluice logs in to PostgreSQL with, for one configured user.
-pub struct Credentials {
-    pub user: String,
-    pub password: Secret<String>,
-    /// Saves the PBKDF2 rounds of SCRAM on every new server connection after the first.
-    pub key_cache: ScramKeyCache,
 }
 
 pub struct Target {
@@ -81,7 +73,8 @@ impl Target {
         &self.settings
     }
 
-    /// Opens a new server connection for `key`, trying the hosts in order.
+    /// Opens a new server connection for `key` on the writer, trying each password version of
+    /// the user (see [`Credentials::log_in`]).
     pub async fn open(
         &self,
         key: &PoolKey,
@@ -96,17 +89,20 @@ impl Target {
             .await
             .ok_or(UpstreamError::NoWriter { waited: wait })?;
         let host = &writer.host;
-        let params = ConnectParams {
-            host,
-            user: &creds.user,
-            password: creds.password.expose(),
-            database: &key.database,
-            init_query: &self.settings.init_query,
-            timeout: self.settings.connect_timeout,
-            key_cache: &creds.key_cache,
-            max_prepared: self.max_prepared,
+        let connect_as = |login: LoginAs| async move {
+            let params = ConnectParams {
+                host,
+                user: login.user(),
+                password: login.password(),
+                database: &key.database,
+                init_query: &self.settings.init_query,
+                timeout: self.settings.connect_timeout,
+                key_cache: login.key_cache(),
+                max_prepared: self.max_prepared,
+            };
+            connect(&params).await
         };
-        match connect(&params).await {
+        match creds.log_in(self.settings.connect_timeout, connect_as).await {
             Ok(mut conn) => {
                 conn.live = self.live.register(&conn.stream, writer.generation);
                 Ok(conn)
