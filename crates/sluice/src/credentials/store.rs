@@ -106,10 +106,14 @@ impl Credentials {
     }
 
     /// Logs in with each version until one is accepted. When the database rejects them all
-    /// (28P01), the secret is fetched again at once and, for up to `patience`, polled until it
-    /// changes: during a rotation the password may change in the database a moment before the
-    /// secret store catches up.
-    pub async fn log_in<T, F, Fut>(&self, patience: Duration, mut attempt: F) -> Result<T, UpstreamError>
+    /// (28P01), the secret is fetched again at once and the login retried, every
+    /// [`REFETCH_GAP`] for up to `patience`: during a rotation the database and the secret
+    /// store change a moment apart, in either order.
+    pub async fn log_in<T, F, Fut>(
+        &self,
+        patience: Duration,
+        mut attempt: F,
+    ) -> Result<T, UpstreamError>
     where
         F: FnMut(LoginAs) -> Fut,
         Fut: Future<Output = Result<T, UpstreamError>>,
@@ -120,8 +124,7 @@ impl Credentials {
             let mut rejected = None;
             for login in self.versions().logins() {
                 let label = login.label();
-                let outcome = attempt(login.clone()).await;
-                match outcome {
+                match attempt(login.clone()).await {
                     Ok(conn) => {
                         login.worked();
                         return Ok(conn);
@@ -134,29 +137,18 @@ impl Credentials {
                 }
             }
             let rejected = rejected.expect("every secret has a current version, tried above");
-            if !self.wait_for_new_versions(seen, deadline).await {
+            if self.source.is_none() || Instant::now() + REFETCH_GAP >= deadline {
                 tracing::warn!(user = %self.user_name, "the database rejected every known password of this user");
                 return Err(rejected);
             }
+            if !self.refetch_unless_newer(seen).await {
+                tokio::time::sleep(REFETCH_GAP).await;
+            }
         }
     }
 
-    /// True once versions newer than `seen` are in; false if none arrive before `deadline`.
-    async fn wait_for_new_versions(&self, seen: u64, deadline: Instant) -> bool {
-        if self.source.is_none() {
-            return false;
-        }
-        loop {
-            if self.refetch_unless_newer(seen).await {
-                return true;
-            }
-            if Instant::now() + REFETCH_GAP >= deadline {
-                return false;
-            }
-            tokio::time::sleep(REFETCH_GAP).await;
-        }
-    }
-
+    /// Fetches the secret unless versions newer than `seen` are already in, or a fetch has
+    /// just run. True when newer versions are in.
     async fn refetch_unless_newer(&self, seen: u64) -> bool {
         let mut last = self.fetching.lock().await;
         if self.generation() != seen {

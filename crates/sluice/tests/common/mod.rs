@@ -31,6 +31,12 @@ pub struct Options {
     pub cluster_auth: test_support::HbaAuth,
     /// Also start a streaming-replication standby and list it in `hosts` after the primary.
     pub standby: bool,
+    /// `secret = ...` for the `app` user instead of its inline password.
+    pub app_secret: Option<String>,
+    /// Extra lines for the [database] section.
+    pub extra_database: &'static str,
+    /// Extra sections appended to the file ([secrets], [[access]], ...).
+    pub extra_config: String,
 }
 
 impl Default for Options {
@@ -46,6 +52,9 @@ impl Default for Options {
             extra_proxy: "",
             cluster_auth: test_support::HbaAuth::ScramSha256,
             standby: false,
+            app_secret: None,
+            extra_database: "",
+            extra_config: String::new(),
         }
     }
 }
@@ -170,10 +179,11 @@ hosts = [{hosts}]
 probe_interval = "200ms"
 max_connections = {max_connections}
 connection_borrow_timeout = "{borrow_timeout}"
+{extra_database}
 
 [[users]]
 name = "{APP}"
-password = "{APP_PASSWORD}"
+{app_credentials}
 
 [[users]]
 name = "{MD5_USER}"
@@ -182,6 +192,8 @@ client_auth = "md5"
 
 [log]
 filter = "warn"
+
+{extra_config}
 "#,
         pool_mode = o.pool_mode,
         login_timeout = o.login_timeout,
@@ -196,6 +208,12 @@ filter = "warn"
             .join(", "),
         max_connections = o.max_connections,
         borrow_timeout = o.borrow_timeout,
+        extra_database = o.extra_database,
+        app_credentials = match &o.app_secret {
+            Some(secret) => format!("secret = \"{secret}\""),
+            None => format!("password = \"{APP_PASSWORD}\""),
+        },
+        extra_config = o.extra_config,
     )
 }
 
