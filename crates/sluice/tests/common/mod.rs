@@ -1,6 +1,7 @@
 //! A real PostgreSQL cluster with Sluice in front of it, in-process on a free port.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod binary;
 pub mod wire;
 
 use std::net::SocketAddr;
