@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::accept::serve_listener;
-use crate::auth::UserDirectory;
+use crate::auth::{FailedLogins, UserDirectory};
 use crate::credentials::refresh_every;
 use crate::failover::{spawn_monitor, MonitorLogin};
 use crate::session::cancel::CancelRegistry;
@@ -31,6 +31,8 @@ pub struct Shared {
     pub pins: PinCounters,
     /// Pin reasons the operator switched off (RDS Proxy's session pinning filters).
     pub ignored_pins: Vec<PinReason>,
+    /// Failed logins per client address, for `max_failed_logins`.
+    pub failed_logins: FailedLogins,
     /// Keys the fake SCRAM verifiers of unknown users, so they look like real ones.
     pub process_key: [u8; 32],
     pub client_slots: Arc<Semaphore>,
@@ -106,6 +108,10 @@ impl Proxy {
                         .any(|n| n == r.as_str())
                 })
                 .collect(),
+            failed_logins: FailedLogins::new(
+                config.proxy.max_failed_logins,
+                config.proxy.failed_login_window,
+            ),
             process_key: rand::random(),
             client_slots: Arc::new(Semaphore::new(config.proxy.max_client_connections)),
             shutdown: shutdown_rx,
