@@ -24,6 +24,8 @@ pub async fn authenticate(
         user: user.to_owned(),
         reason,
     };
+    let method = users.method_for(user);
+    tracing::debug!(method = method.as_str(), "authenticating the client");
     match users.get(user) {
         Some(entry) => {
             let ok = match entry.client_auth {
@@ -74,6 +76,8 @@ async fn md5_exchange(client: &mut ClientConn, user: &UserEntry) -> Result<bool,
 
 async fn read_password_message(client: &mut ClientConn) -> Result<bytes::Bytes, SessionError> {
     let (tag, body) = client.read_message().await?;
+    // The length only: the body is a password, a hash or a proof.
+    tracing::trace!(?tag, len = body.len(), "authentication message from the client");
     match tag {
         FrontendTag::Password => Ok(body),
         FrontendTag::Terminate => Err(SessionError::ClientGone),

@@ -126,6 +126,7 @@ impl Credentials {
                 let label = login.label();
                 match attempt(login.clone()).await {
                     Ok(conn) => {
+                        tracing::debug!(user = %self.user_name, version = label, "server login accepted");
                         login.worked();
                         return Ok(conn);
                     }
