@@ -76,7 +76,8 @@ pub struct AccessRequest<'a> {
 impl AccessRule {
     /// Whether this rule covers `request`.
     pub fn matches(&self, request: &AccessRequest<'_>) -> bool {
-        let listed = |list: &[String], name: &str| list.is_empty() || list.iter().any(|n| n == name);
+        let listed =
+            |list: &[String], name: &str| list.is_empty() || list.iter().any(|n| n == name);
         self.address.contains(request.address)
             && listed(&self.users, request.user)
             && listed(&self.databases, request.database)
@@ -153,7 +154,9 @@ mod tests {
         let one = parse_address("192.168.1.7").unwrap();
         assert!(one.contains("192.168.1.7".parse().unwrap()));
         assert!(!one.contains("192.168.1.8".parse().unwrap()));
-        assert!(parse_address("::1").unwrap().contains("::1".parse().unwrap()));
+        assert!(parse_address("::1")
+            .unwrap()
+            .contains("::1".parse().unwrap()));
         assert!(AddressMatch::All.contains("::1".parse().unwrap()));
     }
 
@@ -172,11 +175,17 @@ mod tests {
     fn first_match_wins_and_no_rules_allow_everything() {
         let req = request("10.0.0.5");
         assert_eq!(decide(&[], &req), AccessAction::Allow);
-        let rules = [rule(AccessAction::Reject, "10.0.0.0/8"), rule(AccessAction::Allow, "all")];
+        let rules = [
+            rule(AccessAction::Reject, "10.0.0.0/8"),
+            rule(AccessAction::Allow, "all"),
+        ];
         assert_eq!(decide(&rules, &req), AccessAction::Reject);
         assert_eq!(decide(&rules, &request("192.168.0.1")), AccessAction::Allow);
         // Rules configured, none matches: rejected, as pg_hba.conf does.
-        assert_eq!(decide(&rules[..1], &request("192.168.0.1")), AccessAction::Reject);
+        assert_eq!(
+            decide(&rules[..1], &request("192.168.0.1")),
+            AccessAction::Reject
+        );
     }
 
     #[test]
@@ -187,8 +196,17 @@ mod tests {
         r.methods = vec![ClientAuth::ScramSha256];
         let req = request("127.0.0.1");
         assert!(r.matches(&req));
-        assert!(!r.matches(&AccessRequest { user: "other", ..req }));
-        assert!(!r.matches(&AccessRequest { database: "other", ..req }));
-        assert!(!r.matches(&AccessRequest { method: ClientAuth::Md5, ..req }));
+        assert!(!r.matches(&AccessRequest {
+            user: "other",
+            ..req
+        }));
+        assert!(!r.matches(&AccessRequest {
+            database: "other",
+            ..req
+        }));
+        assert!(!r.matches(&AccessRequest {
+            method: ClientAuth::Md5,
+            ..req
+        }));
     }
 }

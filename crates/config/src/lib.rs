@@ -57,6 +57,6 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod security_tests;
+#[cfg(test)]
+mod tests;

@@ -33,7 +33,11 @@ impl fmt::Display for SecretSource {
         match self {
             SecretSource::File(path) => write!(f, "file:{}", path.display()),
             SecretSource::Env(var) => write!(f, "env:{var}"),
-            SecretSource::Exec(argv) => write!(f, "exec:{}", shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))),
+            SecretSource::Exec(argv) => write!(
+                f,
+                "exec:{}",
+                shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+            ),
         }
     }
 }
@@ -45,13 +49,20 @@ pub(crate) fn parse(s: &str) -> Result<SecretSource, String> {
         return Err(EXPECTED.to_string());
     };
     match kind {
-        "file" if rest.trim().is_empty() => Err("file: needs a path, e.g. \"file:/etc/sluice/app.json\"".into()),
+        "file" if rest.trim().is_empty() => {
+            Err("file: needs a path, e.g. \"file:/etc/sluice/app.json\"".into())
+        }
         "file" => Ok(SecretSource::File(PathBuf::from(rest))),
         "env" if is_env_name(rest) => Ok(SecretSource::Env(rest.to_string())),
-        "env" => Err("env: needs a variable name of letters, digits and '_', e.g. \"env:APP_DB_SECRET\"".into()),
+        "env" => Err(
+            "env: needs a variable name of letters, digits and '_', e.g. \"env:APP_DB_SECRET\""
+                .into(),
+        ),
         "exec" => match shlex::split(rest) {
             Some(argv) if !argv.is_empty() => Ok(SecretSource::Exec(argv)),
-            Some(_) => Err("exec: needs a command, e.g. \"exec:/usr/local/bin/fetch-secret app\"".into()),
+            Some(_) => {
+                Err("exec: needs a command, e.g. \"exec:/usr/local/bin/fetch-secret app\"".into())
+            }
             None => Err("exec: the command has an unbalanced quote or a trailing backslash".into()),
         },
         _ => Err(EXPECTED.to_string()),
@@ -79,7 +90,10 @@ mod tests {
             parse("file:/etc/sluice/app.json"),
             Ok(SecretSource::File("/etc/sluice/app.json".into()))
         );
-        assert_eq!(parse("env:APP_SECRET"), Ok(SecretSource::Env("APP_SECRET".into())));
+        assert_eq!(
+            parse("env:APP_SECRET"),
+            Ok(SecretSource::Env("APP_SECRET".into()))
+        );
         assert_eq!(
             parse("exec:/bin/fetch --name 'app db'"),
             Ok(SecretSource::Exec(vec![
@@ -92,14 +106,26 @@ mod tests {
 
     #[test]
     fn displays_as_written() {
-        for s in ["file:/a/b.json", "env:X_1", "exec:/bin/fetch --name 'app db'"] {
+        for s in [
+            "file:/a/b.json",
+            "env:X_1",
+            "exec:/bin/fetch --name 'app db'",
+        ] {
             assert_eq!(parse(s).unwrap().to_string(), s);
         }
     }
 
     #[test]
     fn errors_never_echo_the_value() {
-        for bad in ["hunter2", "vault:hunter2", "env:hunter 2", "env:", "file:", "exec:", "exec:'hunter2"] {
+        for bad in [
+            "hunter2",
+            "vault:hunter2",
+            "env:hunter 2",
+            "env:",
+            "file:",
+            "exec:",
+            "exec:'hunter2",
+        ] {
             let err = parse(bad).unwrap_err();
             assert!(!err.contains("hunter"), "{bad:?} -> {err}");
         }

@@ -21,8 +21,14 @@ fn security_defaults() {
 #[test]
 fn a_user_takes_a_secret_instead_of_a_password() {
     for (line, want) in [
-        ("secret = \"file:/etc/s.json\"", SecretSource::File("/etc/s.json".into())),
-        ("secret = \"env:APP_SECRET\"", SecretSource::Env("APP_SECRET".into())),
+        (
+            "secret = \"file:/etc/s.json\"",
+            SecretSource::File("/etc/s.json".into()),
+        ),
+        (
+            "secret = \"env:APP_SECRET\"",
+            SecretSource::Env("APP_SECRET".into()),
+        ),
         (
             "secret = \"exec:/bin/get 'a b'\"",
             SecretSource::Exec(vec!["/bin/get".into(), "a b".into()]),
@@ -45,7 +51,9 @@ fn secret_rules() {
     let p = problems(&format!("{NO_PASSWORD}secret = \"s3cr3t-typed-here\"\n"));
     assert_eq!(
         p,
-        [r#"users[0].secret: unknown secret source: expected "file:PATH", "env:VAR" or "exec:COMMAND ARGS""#]
+        [
+            r#"users[0].secret: unknown secret source: expected "file:PATH", "env:VAR" or "exec:COMMAND ARGS""#
+        ]
     );
     assert!(!p[0].contains("s3cr3t"));
     let p = problems(&format!("{NO_PASSWORD}secret = \"exec:\"\n"));
@@ -57,8 +65,11 @@ fn secret_rules() {
 
 #[test]
 fn secrets_section_rules() {
-    let c = Config::from_toml_str(&with("secrets", "refresh_interval = \"0s\"\nexec_timeout = \"2s\""))
-        .unwrap();
+    let c = Config::from_toml_str(&with(
+        "secrets",
+        "refresh_interval = \"0s\"\nexec_timeout = \"2s\"",
+    ))
+    .unwrap();
     assert_eq!(c.secrets.refresh_interval, None);
     assert_eq!(c.secrets.exec_timeout, Duration::from_secs(2));
     assert_eq!(

@@ -11,8 +11,8 @@ use std::time::Duration;
 use crate::access::{self, AccessAction, AccessRule, AddressMatch};
 use crate::error::{ConfigError, Problem};
 use crate::model::{
-    defaults, ClientAuth, Config, CredentialSource, DatabaseConfig, LogConfig, LogFormat,
-    PoolMode, ProxyConfig, SecretsConfig, UserConfig, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE,
+    defaults, ClientAuth, Config, CredentialSource, DatabaseConfig, LogConfig, LogFormat, PoolMode,
+    ProxyConfig, SecretsConfig, UserConfig, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE,
 };
 use crate::raw::{
     RawAccess, RawConfig, RawDatabase, RawLog, RawProxy, RawSecrets, RawUser, StrOrInt,

@@ -35,7 +35,9 @@ async fn login(fx: &Fixture, user: &str, password: &str) -> Option<(String, Stri
             None
         }
         Err(e) => {
-            let db = e.as_db_error().unwrap_or_else(|| panic!("{user}: no error from the server: {e}"));
+            let db = e
+                .as_db_error()
+                .unwrap_or_else(|| panic!("{user}: no error from the server: {e}"));
             assert_eq!(db.severity(), "FATAL");
             Some((db.code().code().to_owned(), db.message().to_owned()))
         }
@@ -56,7 +58,11 @@ async fn check_matrix(action: &str) {
                     (true, None) => {}
                     (false, Some((code, message))) if allowed => {
                         assert_eq!(code, "28P01", "{cell}");
-                        assert_eq!(message, format!("password authentication failed for user \"{user}\""), "{cell}");
+                        assert_eq!(
+                            message,
+                            format!("password authentication failed for user \"{user}\""),
+                            "{cell}"
+                        );
                     }
                     (false, Some((code, message))) => {
                         assert_eq!(code, "28000", "{cell}");
@@ -93,9 +99,17 @@ async fn a_reject_comes_before_any_password_request() {
     })
     .await;
     let mut raw = RawConn::connect(&fx.addr.to_string()).await.unwrap();
-    raw.send(&startup_message(&[("user", MD5_USER), ("database", MD5_USER)])).await.unwrap();
+    raw.send(&startup_message(&[
+        ("user", MD5_USER),
+        ("database", MD5_USER),
+    ]))
+    .await
+    .unwrap();
     let (tag, body) = raw.recv().await.unwrap().unwrap();
-    assert_eq!(tag, b'E', "expected an ErrorResponse, not an authentication request");
+    assert_eq!(
+        tag, b'E',
+        "expected an ErrorResponse, not an authentication request"
+    );
     assert!(error_fields(&body).contains(&(b'C', "28000".to_string())));
     assert!(fx.try_client(MD5_USER, MD5_PASSWORD).await.is_err());
     // The rule is about md5 users: app (SCRAM) and unknown users (asked for SCRAM) go on to
@@ -121,7 +135,11 @@ async fn failed_logins_are_limited_per_address_and_recover() {
     .await;
     assert_eq!(login(&fx, APP, "wrong-1").await.unwrap().0, "28P01");
     assert_eq!(login(&fx, UNKNOWN, "wrong-2").await.unwrap().0, "28P01");
-    assert_eq!(login(&fx, APP, APP_PASSWORD).await, None, "successes do not count");
+    assert_eq!(
+        login(&fx, APP, APP_PASSWORD).await,
+        None,
+        "successes do not count"
+    );
     assert_eq!(login(&fx, MD5_USER, "wrong-3").await.unwrap().0, "28P01");
     // Over the limit: even the right password is refused, before any password exchange.
     let (code, message) = login(&fx, APP, APP_PASSWORD).await.unwrap();
@@ -131,7 +149,9 @@ async fn failed_logins_are_limited_per_address_and_recover() {
         "{message}"
     );
     let mut raw = RawConn::connect(&fx.addr.to_string()).await.unwrap();
-    raw.send(&startup_message(&[("user", APP), ("database", APP)])).await.unwrap();
+    raw.send(&startup_message(&[("user", APP), ("database", APP)]))
+        .await
+        .unwrap();
     assert_eq!(raw.recv().await.unwrap().unwrap().0, b'E');
     // The window passes; the address may log in again.
     tokio::time::sleep(Duration::from_millis(3200)).await;
@@ -153,9 +173,18 @@ async fn unknown_users_look_like_wrong_passwords() {
     // same iteration count, and the failure after the client's proof.
     let known_first = scram_server_first(&addr, APP).await;
     let unknown_first = scram_server_first(&addr, UNKNOWN).await;
-    assert_eq!(salt_and_iterations(&unknown_first), salt_and_iterations(&scram_server_first(&addr, UNKNOWN).await));
-    assert_eq!(salt_and_iterations(&known_first).1, salt_and_iterations(&unknown_first).1);
-    assert_ne!(salt_and_iterations(&unknown_first).0, salt_and_iterations(&scram_server_first(&addr, "nobody-else").await).0);
+    assert_eq!(
+        salt_and_iterations(&unknown_first),
+        salt_and_iterations(&scram_server_first(&addr, UNKNOWN).await)
+    );
+    assert_eq!(
+        salt_and_iterations(&known_first).1,
+        salt_and_iterations(&unknown_first).1
+    );
+    assert_ne!(
+        salt_and_iterations(&unknown_first).0,
+        salt_and_iterations(&scram_server_first(&addr, "nobody-else").await).0
+    );
 
     let time = |user: &'static str| {
         let fx = &fx;
@@ -184,7 +213,9 @@ async fn unknown_users_look_like_wrong_passwords() {
 /// Sends a startup and a SCRAM client-first; returns the server-first message.
 async fn scram_server_first(addr: &str, user: &str) -> String {
     let mut raw = RawConn::connect(addr).await.unwrap();
-    raw.send(&startup_message(&[("user", user), ("database", user)])).await.unwrap();
+    raw.send(&startup_message(&[("user", user), ("database", user)]))
+        .await
+        .unwrap();
     let (tag, body) = raw.recv().await.unwrap().unwrap();
     assert_eq!(tag, b'R');
     assert_eq!(&body[..4], &10u32.to_be_bytes(), "AuthenticationSASL");
@@ -199,7 +230,11 @@ async fn scram_server_first(addr: &str, user: &str) -> String {
     raw.send(&msg).await.unwrap();
     let (tag, body) = raw.recv().await.unwrap().unwrap();
     assert_eq!(tag, b'R');
-    assert_eq!(&body[..4], &11u32.to_be_bytes(), "AuthenticationSASLContinue");
+    assert_eq!(
+        &body[..4],
+        &11u32.to_be_bytes(),
+        "AuthenticationSASLContinue"
+    );
     String::from_utf8(body[4..].to_vec()).unwrap()
 }
 

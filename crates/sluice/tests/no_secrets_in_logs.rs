@@ -13,11 +13,20 @@ use test_support::PgCluster;
 
 const ROTATED: &str = "rotated-app-pw-7f3a";
 const PENDING: &str = "pending-app-pw-91c2";
-const WRONG: [&str; 3] = ["wrong-pw-a81b", "wrong-pw-c3d9", "{\"password\":\"wrong-pw-json\"}"];
+const WRONG: [&str; 3] = [
+    "wrong-pw-a81b",
+    "wrong-pw-c3d9",
+    "{\"password\":\"wrong-pw-json\"}",
+];
 
-async fn query(sluice: &SluiceProcess, user: &str, password: &str) -> Result<(), tokio_postgres::Error> {
+async fn query(
+    sluice: &SluiceProcess,
+    user: &str,
+    password: &str,
+) -> Result<(), tokio_postgres::Error> {
     let (client, conn) =
-        tokio_postgres::connect(&sluice.connstr(user, password, user), tokio_postgres::NoTls).await?;
+        tokio_postgres::connect(&sluice.connstr(user, password, user), tokio_postgres::NoTls)
+            .await?;
     tokio::spawn(conn);
     client.simple_query("SELECT 1").await?;
     client
@@ -67,7 +76,9 @@ client_auth = "md5"
         pg = pg.addr(),
         secret = secret.display(),
     );
-    let sluice = SluiceProcess::start(&config, addr, "trace", &[]).await.unwrap();
+    let sluice = SluiceProcess::start(&config, addr, "trace", &[])
+        .await
+        .unwrap();
 
     // Good and bad logins, both methods, and an unknown user.
     query(&sluice, APP, APP_PASSWORD).await.unwrap();
@@ -125,8 +136,15 @@ client_auth = "md5"
         assert!(
             !log.contains(secret.as_str()),
             "{secret:?} appears in the log:\n{}",
-            log.lines().filter(|l| l.contains(secret.as_str())).collect::<Vec<_>>().join("\n")
+            log.lines()
+                .filter(|l| l.contains(secret.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
-    println!("{} log lines checked for {} secrets", log.lines().count(), secrets.len());
+    println!(
+        "{} log lines checked for {} secrets",
+        log.lines().count(),
+        secrets.len()
+    );
 }

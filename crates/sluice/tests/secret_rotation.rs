@@ -29,7 +29,10 @@ struct Rotation {
 async fn start() -> Rotation {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("app.json");
-    write_secret(&secret, &format!(r#"{{"username":"{APP}","password":"{APP_PASSWORD}"}}"#));
+    write_secret(
+        &secret,
+        &format!(r#"{{"username":"{APP}","password":"{APP_PASSWORD}"}}"#),
+    );
     let fx = Fixture::start_with(Options {
         app_secret: Some(format!("file:{}", secret.display())),
         extra_database: "server_lifetime = \"1s\"",
@@ -41,12 +44,28 @@ async fn start() -> Rotation {
     let port = fx.addr.port().to_string();
     let out = test_support::run_client(
         "pgbench",
-        &["-h", "127.0.0.1", "-p", &port, "-U", APP, "-i", "-s", "1", "-q", APP],
+        &[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            APP,
+            "-i",
+            "-s",
+            "1",
+            "-q",
+            APP,
+        ],
         APP_PASSWORD,
         Duration::from_secs(120),
     )
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Rotation {
         fx,
         secret,
@@ -60,7 +79,19 @@ fn pgbench(addr: std::net::SocketAddr, seconds: u32) -> tokio::task::JoinHandle<
     let seconds = seconds.to_string();
     tokio::task::spawn_blocking(move || {
         let args = [
-            "-h", "127.0.0.1", "-p", &port, "-U", APP, "-n", "-c", "4", "-j", "2", "-T", &seconds,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            APP,
+            "-n",
+            "-c",
+            "4",
+            "-j",
+            "2",
+            "-T",
+            &seconds,
             APP,
         ];
         let out = test_support::run_client("pgbench", &args, APP_PASSWORD, Duration::from_secs(60))
@@ -76,7 +107,10 @@ fn pgbench(addr: std::net::SocketAddr, seconds: u32) -> tokio::task::JoinHandle<
 }
 
 fn assert_no_failures(stdout: &str) {
-    assert!(stdout.contains("number of failed transactions: 0 "), "{stdout}");
+    assert!(
+        stdout.contains("number of failed transactions: 0 "),
+        "{stdout}"
+    );
     let processed = stdout
         .lines()
         .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
@@ -106,7 +140,10 @@ async fn assert_rotated(fx: &Fixture, since: std::time::SystemTime) {
         .await
         .unwrap()
         .get(0);
-    assert!(fresh > 0, "no server connection was opened after the password changed");
+    assert!(
+        fresh > 0,
+        "no server connection was opened after the password changed"
+    );
     let client = fx.try_client(APP, NEW_PASSWORD).await.unwrap();
     client.simple_query("SELECT 1").await.unwrap();
     let old = fx.try_client(APP, APP_PASSWORD).await.unwrap_err();
@@ -118,7 +155,10 @@ async fn secret_first_then_alter_role() {
     let r = start().await;
     let run = pgbench(r.fx.addr, 6);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    write_secret(&r.secret, &format!(r#"{{"username":"{APP}","password":"{NEW_PASSWORD}"}}"#));
+    write_secret(
+        &r.secret,
+        &format!(r#"{{"username":"{APP}","password":"{NEW_PASSWORD}"}}"#),
+    );
     // Until the database catches up, new server logins with the new password are rejected and
     // Sluice waits (connect_timeout) for a secret that works.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -136,7 +176,10 @@ async fn alter_role_then_secret() {
     // A rejected server login makes Sluice fetch the secret again at once, and keep polling it
     // for up to connect_timeout.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    write_secret(&r.secret, &format!(r#"{{"username":"{APP}","password":"{NEW_PASSWORD}"}}"#));
+    write_secret(
+        &r.secret,
+        &format!(r#"{{"username":"{APP}","password":"{NEW_PASSWORD}"}}"#),
+    );
     assert_no_failures(&run.await.unwrap());
     assert_rotated(&r.fx, since).await;
 }

@@ -31,9 +31,13 @@ async fn exec_source_logs_in_both_ways() {
     })
     .await;
     // The query needs a server connection: Sluice logged in to PostgreSQL with the secret.
-    let who = query_as_app(&fx.connstr(APP, APP_PASSWORD, APP)).await.unwrap();
+    let who = query_as_app(&fx.connstr(APP, APP_PASSWORD, APP))
+        .await
+        .unwrap();
     assert_eq!(who, APP);
-    let wrong = query_as_app(&fx.connstr(APP, "nope", APP)).await.unwrap_err();
+    let wrong = query_as_app(&fx.connstr(APP, "nope", APP))
+        .await
+        .unwrap_err();
     assert_eq!(common::sqlstate(&wrong).as_deref(), Some("28P01"));
 }
 
@@ -47,7 +51,9 @@ async fn file_source_logs_in_both_ways() {
         ..Default::default()
     })
     .await;
-    let who = query_as_app(&fx.connstr(APP, APP_PASSWORD, APP)).await.unwrap();
+    let who = query_as_app(&fx.connstr(APP, APP_PASSWORD, APP))
+        .await
+        .unwrap();
     assert_eq!(who, APP);
 }
 
@@ -64,10 +70,13 @@ async fn env_source_takes_json_or_the_password_alone() {
              [[users]]\nname = \"{APP}\"\nsecret = \"env:SLUICE_TEST_APP_SECRET\"\n",
             pg.addr()
         );
-        let sluice = SluiceProcess::start(&config, addr, "info", &[("SLUICE_TEST_APP_SECRET", value)])
+        let sluice =
+            SluiceProcess::start(&config, addr, "info", &[("SLUICE_TEST_APP_SECRET", value)])
+                .await
+                .unwrap();
+        let who = query_as_app(&sluice.connstr(APP, APP_PASSWORD, APP))
             .await
             .unwrap();
-        let who = query_as_app(&sluice.connstr(APP, APP_PASSWORD, APP)).await.unwrap();
         assert_eq!(who, APP, "with {value:?}");
     }
 }
@@ -125,8 +134,14 @@ async fn startup_errors_name_the_user_and_the_source() {
     for (secret, want) in cases {
         let err = startup_error(&secret).await;
         assert!(err.contains(want), "{secret}: {err}");
-        assert!(err.contains(&format!("user \"app\": secret {secret}")), "{err}");
-        assert!(!err.contains("hunter2"), "the secret leaked into the error: {err}");
+        assert!(
+            err.contains(&format!("user \"app\": secret {secret}")),
+            "{err}"
+        );
+        assert!(
+            !err.contains("hunter2"),
+            "the secret leaked into the error: {err}"
+        );
     }
 }
 
@@ -144,15 +159,21 @@ async fn a_failed_refresh_keeps_the_old_credentials() {
         ..Default::default()
     })
     .await;
-    query_as_app(&fx.connstr(APP, APP_PASSWORD, APP)).await.unwrap();
+    query_as_app(&fx.connstr(APP, APP_PASSWORD, APP))
+        .await
+        .unwrap();
     for broken in ["{\"password\": ", "{\"password\": \"\"}"] {
         std::fs::write(&path, broken).unwrap();
         // Several refreshes fail, and the pooled connections are retired meanwhile.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let who = query_as_app(&fx.connstr(APP, APP_PASSWORD, APP)).await.unwrap();
+        let who = query_as_app(&fx.connstr(APP, APP_PASSWORD, APP))
+            .await
+            .unwrap();
         assert_eq!(who, APP);
     }
     std::fs::remove_file(&path).unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    query_as_app(&fx.connstr(APP, APP_PASSWORD, APP)).await.unwrap();
+    query_as_app(&fx.connstr(APP, APP_PASSWORD, APP))
+        .await
+        .unwrap();
 }

@@ -280,11 +280,21 @@ impl ScramServer {
             "{},{},{}",
             exchange.client_first_bare, exchange.server_first, client_final.without_proof
         );
-        // Every candidate is checked, so the time taken does not say which one passed.
-        let passed = std::iter::once(&self.secret)
+        // Every candidate is checked (collected, not short-circuited), so the time taken does
+        // not say which one passed.
+        let checked: Vec<Option<&ScramSecret>> = std::iter::once(&self.secret)
             .chain(&self.alternatives)
-            .map(|s| s.verify_proof(&auth_message, &client_final.proof).map(|()| s))
-            .fold(Err(ScramError::InvalidProof), |found, this| found.or(this))?;
+            .map(|s| {
+                s.verify_proof(&auth_message, &client_final.proof)
+                    .ok()
+                    .map(|()| s)
+            })
+            .collect();
+        let passed = checked
+            .into_iter()
+            .flatten()
+            .next()
+            .ok_or(ScramError::InvalidProof)?;
         let signature = hmac(&passed.server_key, auth_message.as_bytes());
         Ok(format!("v={}", BASE64.encode(signature)).into_bytes())
     }
@@ -804,7 +814,11 @@ mod tests {
             let mut client = ScramClient::new(password);
             let mut server = ScramServer::with_alternatives(current.clone(), vec![pending.clone()]);
             // Ok includes the client checking the server signature of the verifier that passed.
-            assert_eq!(exchange(&mut client, &mut server, None), verdict, "{password}");
+            assert_eq!(
+                exchange(&mut client, &mut server, None),
+                verdict,
+                "{password}"
+            );
         }
         // One with another salt could never be checked against the salt the client saw.
         let stray = ScramSecret::from_password_with("stray", b"another-salt-16b", 16);

@@ -37,7 +37,11 @@ pub async fn authenticate(
             ok.then(|| entry.clone()).ok_or(failed("wrong password"))
         }
         None => {
-            scram(client, ScramServer::new(ScramSecret::mock(user, process_key))).await?;
+            scram(
+                client,
+                ScramServer::new(ScramSecret::mock(user, process_key)),
+            )
+            .await?;
             Err(failed("unknown user"))
         }
     }
@@ -77,7 +81,11 @@ async fn md5_exchange(client: &mut ClientConn, user: &UserEntry) -> Result<bool,
 async fn read_password_message(client: &mut ClientConn) -> Result<bytes::Bytes, SessionError> {
     let (tag, body) = client.read_message().await?;
     // The length only: the body is a password, a hash or a proof.
-    tracing::trace!(?tag, len = body.len(), "authentication message from the client");
+    tracing::trace!(
+        ?tag,
+        len = body.len(),
+        "authentication message from the client"
+    );
     match tag {
         FrontendTag::Password => Ok(body),
         FrontendTag::Terminate => Err(SessionError::ClientGone),

@@ -42,7 +42,9 @@ impl FailedLogins {
         let now = Instant::now();
         let in_window = failures.iter().filter(|at| now < **at + self.window);
         match in_window.clone().count() >= limit as usize {
-            true => Err(in_window.min().map_or(self.window, |oldest| *oldest + self.window - now)),
+            true => Err(in_window
+                .min()
+                .map_or(self.window, |oldest| *oldest + self.window - now)),
             false => Ok(()),
         }
     }

@@ -43,7 +43,10 @@ impl UserDirectory {
     pub async fn load(config: &Config) -> anyhow::Result<Self> {
         let mut users = HashMap::with_capacity(config.users.len());
         for user in &config.users {
-            users.insert(user.name.clone(), Arc::new(UserEntry::load(user, config).await?));
+            users.insert(
+                user.name.clone(),
+                Arc::new(UserEntry::load(user, config).await?),
+            );
         }
         Ok(UserDirectory { users })
     }
@@ -55,7 +58,8 @@ impl UserDirectory {
     /// The method a client logging in as `name` is asked for: unknown users get the SCRAM
     /// exchange of the fake verifier.
     pub fn method_for(&self, name: &str) -> ClientAuth {
-        self.get(name).map_or(ClientAuth::ScramSha256, |u| u.client_auth)
+        self.get(name)
+            .map_or(ClientAuth::ScramSha256, |u| u.client_auth)
     }
 
     /// Every user's credentials, for the refresh task.

@@ -88,7 +88,9 @@ async fn run(argv: &[String], timeout: Duration) -> Result<Zeroizing<String>, St
     }
     read.map_err(|e| format!("cannot read the command's output: {e}"))?;
     if text.len() as u64 > MAX_SECRET_BYTES {
-        return Err(format!("the command printed more than {MAX_SECRET_BYTES} bytes"));
+        return Err(format!(
+            "the command printed more than {MAX_SECRET_BYTES} bytes"
+        ));
     }
     Ok(text)
 }
@@ -103,22 +105,34 @@ mod tests {
 
     #[tokio::test]
     async fn exec_prints_the_secret() {
-        let v = fetch(&exec(r#"echo '{"password":"pw1"}'"#), Duration::from_secs(5))
-            .await
-            .unwrap();
+        let v = fetch(
+            &exec(r#"echo '{"password":"pw1"}'"#),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(v.password.expose(), "pw1");
     }
 
     #[tokio::test]
     async fn exec_failures_are_named() {
-        let failed = fetch(&exec("exit 3"), Duration::from_secs(5)).await.unwrap_err();
+        let failed = fetch(&exec("exit 3"), Duration::from_secs(5))
+            .await
+            .unwrap_err();
         assert_eq!(failed, "the command failed (exit status: 3)");
-        let slow = fetch(&exec("exec sleep 5"), Duration::from_millis(200)).await.unwrap_err();
-        assert!(slow.starts_with("the command did not finish within exec_timeout"), "{slow}");
+        let slow = fetch(&exec("exec sleep 5"), Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(
+            slow.starts_with("the command did not finish within exec_timeout"),
+            "{slow}"
+        );
         let missing = SecretSource::Exec(vec!["/nonexistent/fetch-secret".into()]);
         let err = fetch(&missing, Duration::from_secs(1)).await.unwrap_err();
         assert!(err.starts_with("cannot run the command: "), "{err}");
-        let garbage = fetch(&exec("echo hunter2"), Duration::from_secs(5)).await.unwrap_err();
+        let garbage = fetch(&exec("echo hunter2"), Duration::from_secs(5))
+            .await
+            .unwrap_err();
         assert!(!garbage.contains("hunter2"), "{garbage}");
     }
 
@@ -130,7 +144,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         std::fs::write(&path, "{\"password\": \"pw\"").unwrap();
-        let err = fetch(&SecretSource::File(path), Duration::from_secs(1)).await.unwrap_err();
+        let err = fetch(&SecretSource::File(path), Duration::from_secs(1))
+            .await
+            .unwrap_err();
         assert!(err.starts_with("is not valid JSON"), "{err}");
     }
 }

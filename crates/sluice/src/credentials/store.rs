@@ -162,7 +162,11 @@ impl Credentials {
         match self.fetch_and_swap().await {
             Ok(changed) => changed,
             Err(problem) => {
-                let source = self.source.as_ref().map(ToString::to_string).unwrap_or_default();
+                let source = self
+                    .source
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 tracing::warn!(user = %self.user_name, %source, %problem, "could not fetch the secret; keeping the previous credentials");
                 false
             }

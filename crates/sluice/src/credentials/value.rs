@@ -61,7 +61,9 @@ impl SecretValue {
         }
         match self.username.as_deref() {
             Some("") => Err("\"username\" must not be empty".into()),
-            Some(u) if u.contains('\0') => Err("\"username\" must not contain NUL characters".into()),
+            Some(u) if u.contains('\0') => {
+                Err("\"username\" must not contain NUL characters".into())
+            }
             _ => Ok(()),
         }
     }
@@ -88,12 +90,21 @@ mod tests {
     #[test]
     fn errors_never_quote_the_secret() {
         for (text, want) in [
-            (r#"{"password": hunter2}"#, "is not valid JSON (line 1, column 14)"),
-            (r#"{"username":"app","password":12345}"#, "is not a JSON object"),
+            (
+                r#"{"password": hunter2}"#,
+                "is not valid JSON (line 1, column 14)",
+            ),
+            (
+                r#"{"username":"app","password":12345}"#,
+                "is not a JSON object",
+            ),
             (r#"{"username":"hunter2"}"#, "is not a JSON object"),
             (r#""hunter2""#, "is not a JSON object"),
             (r#"{"password":""}"#, "\"password\" must not be empty"),
-            (r#"{"password":"hunter2","pending_password":""}"#, "\"pending_password\" must not be empty"),
+            (
+                r#"{"password":"hunter2","pending_password":""}"#,
+                "\"pending_password\" must not be empty",
+            ),
         ] {
             let err = SecretValue::from_json(text).unwrap_err();
             assert!(err.starts_with(want), "{text}: {err}");
@@ -103,7 +114,8 @@ mod tests {
 
     #[test]
     fn debug_shows_no_password() {
-        let v = SecretValue::from_json(r#"{"password":"hunter2","pending_password":"hunter3"}"#).unwrap();
+        let v = SecretValue::from_json(r#"{"password":"hunter2","pending_password":"hunter3"}"#)
+            .unwrap();
         let shown = format!("{v:?}");
         assert!(!shown.contains("hunter"), "{shown}");
     }

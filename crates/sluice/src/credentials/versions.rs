@@ -74,15 +74,28 @@ impl Versions {
             password: password.clone(),
         };
         let mut versions = vec![version("AWSCURRENT", &value.password)];
-        versions.extend(value.pending_password.as_ref().map(|p| version("AWSPENDING", p)));
-        versions.extend(value.previous_password.as_ref().map(|p| version("AWSPREVIOUS", p)));
+        versions.extend(
+            value
+                .pending_password
+                .as_ref()
+                .map(|p| version("AWSPENDING", p)),
+        );
+        versions.extend(
+            value
+                .previous_password
+                .as_ref()
+                .map(|p| version("AWSPREVIOUS", p)),
+        );
         let client_verifier = ScramSecret::from_password(value.password.expose());
         let pending_verifier = value
             .pending_password
             .as_ref()
             .map(|p| ScramSecret::from_password_like(p.expose(), &client_verifier));
         Versions {
-            login_user: value.username.clone().unwrap_or_else(|| user_name.to_owned()),
+            login_user: value
+                .username
+                .clone()
+                .unwrap_or_else(|| user_name.to_owned()),
             versions,
             client_verifier,
             pending_verifier,
@@ -116,8 +129,18 @@ impl Versions {
 
     fn labels_of(value: &SecretValue) -> Vec<(&'static str, &str)> {
         let mut out = vec![("AWSCURRENT", value.password.expose().as_str())];
-        out.extend(value.pending_password.as_ref().map(|p| ("AWSPENDING", p.expose().as_str())));
-        out.extend(value.previous_password.as_ref().map(|p| ("AWSPREVIOUS", p.expose().as_str())));
+        out.extend(
+            value
+                .pending_password
+                .as_ref()
+                .map(|p| ("AWSPENDING", p.expose().as_str())),
+        );
+        out.extend(
+            value
+                .previous_password
+                .as_ref()
+                .map(|p| ("AWSPREVIOUS", p.expose().as_str())),
+        );
         out
     }
 
@@ -147,10 +170,7 @@ impl Versions {
     /// Whether an md5 response is the current password's, or the pending one's. Both are
     /// always computed, so the time taken does not say which.
     pub fn md5_matches(&self, user: &str, salt: [u8; 4], response: &[u8]) -> bool {
-        let client_passwords = self
-            .versions
-            .iter()
-            .filter(|v| v.label != "AWSPREVIOUS");
+        let client_passwords = self.versions.iter().filter(|v| v.label != "AWSPREVIOUS");
         client_passwords.fold(false, |ok, v| {
             md5::md5_verify(user, v.password.expose(), salt, response) | ok
         })
@@ -177,7 +197,12 @@ mod tests {
             "app",
             &value(r#"{"password":"cur","pending_password":"new","previous_password":"old"}"#),
         ));
-        let order = |v: &Arc<Versions>| v.logins().iter().map(|l| l.password().to_owned()).collect::<Vec<_>>();
+        let order = |v: &Arc<Versions>| {
+            v.logins()
+                .iter()
+                .map(|l| l.password().to_owned())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(order(&v), ["cur", "new", "old"]);
         v.logins()[2].worked();
         assert_eq!(order(&v), ["old", "cur", "new"]);
@@ -199,7 +224,9 @@ mod tests {
         for (pw, ok) in [("cur", true), ("new", true), ("old", false)] {
             let mut client = pgwire::auth::ScramClient::new(pw);
             let mut server = v.scram_server();
-            let first = server.client_first("SCRAM-SHA-256", &client.client_first()).unwrap();
+            let first = server
+                .client_first("SCRAM-SHA-256", &client.client_first())
+                .unwrap();
             let last = client.server_first(&first).unwrap();
             assert_eq!(server.client_final(&last).is_ok(), ok, "{pw}");
         }
@@ -211,7 +238,10 @@ mod tests {
         assert!(v.holds("app", &value(r#"{"password":"cur"}"#)));
         assert!(v.holds("app", &value(r#"{"username":"app","password":"cur"}"#)));
         assert!(!v.holds("app", &value(r#"{"username":"other","password":"cur"}"#)));
-        assert!(!v.holds("app", &value(r#"{"password":"cur","pending_password":"new"}"#)));
+        assert!(!v.holds(
+            "app",
+            &value(r#"{"password":"cur","pending_password":"new"}"#)
+        ));
         assert!(!v.holds("app", &value(r#"{"password":"new"}"#)));
     }
 }

@@ -111,11 +111,7 @@ fn elect(hosts: &[HostPort], roles: &[Role], cluster: &mut Option<String>) -> Op
     Some((*host).clone())
 }
 
-async fn probe_host(
-    host: &HostPort,
-    probe: &mut Option<ServerConn>,
-    login: &MonitorLogin,
-) -> Role {
+async fn probe_host(host: &HostPort, probe: &mut Option<ServerConn>, login: &MonitorLogin) -> Role {
     if probe.is_none() {
         let connect_as = |user: LoginAs| async move {
             let params = ConnectParams {

@@ -46,7 +46,14 @@ pub async fn login(
     tracing::Span::current().record("database", database);
     let address = client.peer.ip().to_canonical();
     let rules = &shared.config.access;
-    admit(rules, &shared.failed_logins, &shared.users, address, user_name, database)?;
+    admit(
+        rules,
+        &shared.failed_logins,
+        &shared.users,
+        address,
+        user_name,
+        database,
+    )?;
     negotiate_protocol_version(client, &startup);
     let user = authenticate(client, &shared.users, &shared.process_key, user_name)
         .await

@@ -56,7 +56,11 @@ async fn authenticate(
         }
         out.clear();
         let request = Authentication::parse(&body)?;
-        tracing::trace!(user, request = kind(&request), "server authentication request");
+        tracing::trace!(
+            user,
+            request = kind(&request),
+            "server authentication request"
+        );
         match request {
             Authentication::Ok => return Ok(()),
             Authentication::CleartextPassword => encode::password_message(&mut out, password),

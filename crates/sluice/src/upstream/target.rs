@@ -102,7 +102,10 @@ impl Target {
             };
             connect(&params).await
         };
-        match creds.log_in(self.settings.connect_timeout, connect_as).await {
+        match creds
+            .log_in(self.settings.connect_timeout, connect_as)
+            .await
+        {
             Ok(mut conn) => {
                 conn.live = self.live.register(&conn.stream, writer.generation);
                 Ok(conn)
