@@ -485,6 +485,17 @@ impl fmt::Debug for ScramKeyCache {
     }
 }
 
+/// The password and every SaltedPassword (as good as the password for SCRAM) are wiped when a
+/// rotated-out cache is dropped.
+impl Drop for ScramKeyCache {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.password);
+        for salted in self.entries().values_mut() {
+            zeroize::Zeroize::zeroize(salted);
+        }
+    }
+}
+
 /// ClientKey, StoredKey and ServerKey, all derived from SaltedPassword.
 struct Keys {
     client_key: [u8; 32],

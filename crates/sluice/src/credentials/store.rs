@@ -106,9 +106,9 @@ impl Credentials {
     }
 
     /// Logs in with each version until one is accepted. When the database rejects them all
-    /// (28P01), the secret is fetched again at once and the login retried, every
-    /// [`REFETCH_GAP`] for up to `patience`: during a rotation the database and the secret
-    /// store change a moment apart, in either order.
+    /// (28P01), the secret is fetched again at once, and the login retried at once if it
+    /// changed, else every [`REFETCH_GAP`] for up to `patience`: during a rotation the database
+    /// and the secret store change a moment apart, in either order.
     pub async fn log_in<T, F, Fut>(
         &self,
         patience: Duration,
@@ -138,13 +138,15 @@ impl Credentials {
                 }
             }
             let rejected = rejected.expect("every secret has a current version, tried above");
+            // Fetch at once (shared with concurrent logins); retry at once if it changed.
+            if self.source.is_some() && self.refetch_unless_newer(seen).await {
+                continue;
+            }
             if self.source.is_none() || Instant::now() + REFETCH_GAP >= deadline {
                 tracing::warn!(user = %self.user_name, "the database rejected every known password of this user");
                 return Err(rejected);
             }
-            if !self.refetch_unless_newer(seen).await {
-                tokio::time::sleep(REFETCH_GAP).await;
-            }
+            tokio::time::sleep(REFETCH_GAP).await;
         }
     }
 
