@@ -157,3 +157,19 @@ action = "deny"
         ]
     );
 }
+
+#[test]
+fn a_debug_print_of_the_config_shows_no_password() {
+    let c = Config::from_toml_str(&format!(
+        "{}\n[[users]]\nname = \"b\"\nsecret = \"file:/s.json\"\n",
+        with("users", "")
+    ))
+    .unwrap();
+    let shown = format!("{c:?} {c:#?}");
+    assert!(!shown.contains("\"pw\""), "{shown}");
+    assert!(shown.contains("<redacted>"));
+    assert!(
+        shown.contains("/s.json"),
+        "the source location is not a secret"
+    );
+}

@@ -201,6 +201,7 @@ async fn unknown_users_look_like_wrong_passwords() {
         }
     };
     let (wrong, unknown) = (time(APP).await, time(UNKNOWN).await);
+    println!("median failed login: wrong password {wrong:?}, unknown user {unknown:?}");
     let (fast, slow) = (wrong.min(unknown), wrong.max(unknown));
     // Neither side derives a key per login, so both are a few milliseconds; a real PBKDF2 on one
     // side only would be ~10x apart.

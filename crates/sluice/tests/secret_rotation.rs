@@ -107,6 +107,12 @@ fn pgbench(addr: std::net::SocketAddr, seconds: u32) -> tokio::task::JoinHandle<
 }
 
 fn assert_no_failures(stdout: &str) {
+    for line in stdout
+        .lines()
+        .filter(|l| l.starts_with("number of") || l.starts_with("tps"))
+    {
+        println!("{line}");
+    }
     assert!(
         stdout.contains("number of failed transactions: 0 "),
         "{stdout}"
