@@ -19,7 +19,43 @@ pub struct SecretValue {
     pub pending_password: Option<Secret<String>>,
 }
 
+/// A password version's stage, named as AWS Secrets Manager names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Current,
+    Pending,
+    Previous,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Current => "AWSCURRENT",
+            Stage::Pending => "AWSPENDING",
+            Stage::Previous => "AWSPREVIOUS",
+        }
+    }
+
+    /// Clients may present the current password, and the pending one during a rotation; the
+    /// previous one only still works for Sluice's own server logins.
+    pub fn accepted_from_clients(self) -> bool {
+        self != Stage::Previous
+    }
+}
+
 impl SecretValue {
+    /// The passwords present, in server login order: current, pending, previous.
+    pub fn stages(&self) -> Vec<(Stage, &Secret<String>)> {
+        let mut stages = vec![(Stage::Current, &self.password)];
+        stages.extend(self.pending_password.as_ref().map(|p| (Stage::Pending, p)));
+        stages.extend(
+            self.previous_password
+                .as_ref()
+                .map(|p| (Stage::Previous, p)),
+        );
+        stages
+    }
+
     /// Parses the JSON object. The error says what is wrong and where, but never quotes the
     /// text (it is a secret).
     pub fn from_json(text: &str) -> Result<SecretValue, String> {

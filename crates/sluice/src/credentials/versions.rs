@@ -7,12 +7,12 @@ use std::sync::Arc;
 use config::Secret;
 use pgwire::auth::{md5, ScramKeyCache, ScramSecret, ScramServer};
 
+use super::value::Stage;
 use super::SecretValue;
 
 /// One password version: what a server login needs.
 struct Version {
-    /// AWSCURRENT, AWSPENDING or AWSPREVIOUS, for logs.
-    label: &'static str,
+    stage: Stage,
     password: Secret<String>,
     /// Saves the PBKDF2 rounds of SCRAM on every new server connection after the first.
     key_cache: ScramKeyCache,
@@ -54,9 +54,9 @@ impl LoginAs {
         &self.versions.versions[self.index].key_cache
     }
 
-    /// `AWSCURRENT`, `AWSPENDING` or `AWSPREVIOUS`.
+    /// `AWSCURRENT`, `AWSPENDING` or `AWSPREVIOUS`, for logs.
     pub fn label(&self) -> &'static str {
-        self.versions.versions[self.index].label
+        self.versions.versions[self.index].stage.as_str()
     }
 
     /// Remember that this version worked.
@@ -68,24 +68,15 @@ impl LoginAs {
 impl Versions {
     /// Derives everything for `value`; `user_name` is the role when the secret names none.
     pub fn new(user_name: &str, value: &SecretValue) -> Versions {
-        let version = |label, password: &Secret<String>| Version {
-            label,
-            key_cache: ScramKeyCache::new(password.expose()),
-            password: password.clone(),
-        };
-        let mut versions = vec![version("AWSCURRENT", &value.password)];
-        versions.extend(
-            value
-                .pending_password
-                .as_ref()
-                .map(|p| version("AWSPENDING", p)),
-        );
-        versions.extend(
-            value
-                .previous_password
-                .as_ref()
-                .map(|p| version("AWSPREVIOUS", p)),
-        );
+        let versions = value
+            .stages()
+            .into_iter()
+            .map(|(stage, password)| Version {
+                stage,
+                key_cache: ScramKeyCache::new(password.expose()),
+                password: password.clone(),
+            })
+            .collect();
         let client_verifier = ScramSecret::from_password(value.password.expose());
         let pending_verifier = value
             .pending_password
@@ -118,30 +109,12 @@ impl Versions {
 
     /// Whether `value` holds exactly these versions (a refresh that changed nothing).
     pub fn holds(&self, user_name: &str, value: &SecretValue) -> bool {
-        let labels: Vec<(&str, &str)> = self
-            .versions
-            .iter()
-            .map(|v| (v.label, v.password.expose().as_str()))
-            .collect();
-        let fresh = Versions::labels_of(value);
-        self.login_user == value.username.as_deref().unwrap_or(user_name) && labels == fresh
-    }
-
-    fn labels_of(value: &SecretValue) -> Vec<(&'static str, &str)> {
-        let mut out = vec![("AWSCURRENT", value.password.expose().as_str())];
-        out.extend(
-            value
-                .pending_password
-                .as_ref()
-                .map(|p| ("AWSPENDING", p.expose().as_str())),
-        );
-        out.extend(
-            value
-                .previous_password
-                .as_ref()
-                .map(|p| ("AWSPREVIOUS", p.expose().as_str())),
-        );
-        out
+        let ours = self.versions.iter().map(|v| (v.stage, v.password.expose()));
+        let theirs = value
+            .stages()
+            .into_iter()
+            .map(|(stage, p)| (stage, p.expose()));
+        self.login_user == value.username.as_deref().unwrap_or(user_name) && ours.eq(theirs)
     }
 
     /// Server login attempts, the version that worked last time first.
@@ -170,7 +143,10 @@ impl Versions {
     /// Whether an md5 response is the current password's, or the pending one's. Both are
     /// always computed, so the time taken does not say which.
     pub fn md5_matches(&self, user: &str, salt: [u8; 4], response: &[u8]) -> bool {
-        let client_passwords = self.versions.iter().filter(|v| v.label != "AWSPREVIOUS");
+        let client_passwords = self
+            .versions
+            .iter()
+            .filter(|v| v.stage.accepted_from_clients());
         client_passwords.fold(false, |ok, v| {
             md5::md5_verify(user, v.password.expose(), salt, response) | ok
         })
@@ -178,7 +154,7 @@ impl Versions {
 
     /// Which versions there are, for logs: `AWSCURRENT, AWSPENDING`.
     pub fn describe(&self) -> String {
-        let labels: Vec<&str> = self.versions.iter().map(|v| v.label).collect();
+        let labels: Vec<&str> = self.versions.iter().map(|v| v.stage.as_str()).collect();
         labels.join(", ")
     }
 }
