@@ -249,3 +249,53 @@ fn salt_and_iterations(server_first: &str) -> (String, String) {
     };
     (field("s="), field("i="))
 }
+
+/// IPv6 clients match IPv6 blocks, and not IPv4 ones: the binary listening on [::1].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_clients_match_ipv6_rules() {
+    let pg = test_support::PgCluster::start().await.unwrap();
+    pg.create_user(APP, APP_PASSWORD).await.unwrap();
+    pg.create_database(APP, APP).await.unwrap();
+    let port = common::binary::free_port();
+    let addr: std::net::SocketAddr = format!("[::1]:{port}").parse().unwrap();
+    let config = format!(
+        "[proxy]\nlisten = \"{addr}\"\n[database]\nhosts = [\"{}\"]\n\
+         [[users]]\nname = \"{APP}\"\npassword = \"{APP_PASSWORD}\"\n\
+         [[access]]\naction = \"allow\"\naddress = \"127.0.0.0/8\"\n\
+         [[access]]\naction = \"reject\"\naddress = \"::1/128\"\ndatabases = [\"{APP}\"]\n\
+         [[access]]\naction = \"allow\"\naddress = \"::/0\"\ndatabases = [\"postgres\"]\n",
+        pg.addr()
+    );
+    let sluice = common::binary::SluiceProcess::start(&config, addr, "info", &[])
+        .await
+        .unwrap();
+    let connstr = format!(
+        "host=::1 port={port} user={APP} password={APP_PASSWORD} dbname={APP} connect_timeout=10"
+    );
+    let err = tokio_postgres::connect(&connstr, tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("::1 is rejected for this database");
+    let db = err.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "28000");
+    assert_eq!(
+        db.message(),
+        format!(
+            "access rules reject connection for host \"::1\", user \"{APP}\", database \"{APP}\""
+        )
+    );
+    // Another database: the third rule (an IPv6 block) allows it; the password still counts.
+    let other = connstr.replace(&format!("dbname={APP}"), "dbname=postgres");
+    let (client, conn) = tokio_postgres::connect(&other, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.simple_query("SELECT 1").await.unwrap();
+    let wrong = other.replace(APP_PASSWORD, "wrong");
+    let err = tokio_postgres::connect(&wrong, tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("a wrong password is refused");
+    assert_eq!(err.as_db_error().unwrap().code().code(), "28P01");
+    drop(sluice);
+}
