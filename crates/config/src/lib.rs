@@ -1,12 +1,13 @@
 //! Typed configuration for Sluice.
 //!
-//! The file is TOML with four sections: `[proxy]`, `[database]`,
-//! `[[users]]` and `[log]`; see `docs/configuration.md` for every key.
+//! The file is TOML with sections `[proxy]`, `[database]`, `[[users]]`,
+//! `[log]`, `[secrets]` and `[[access]]`; see `docs/configuration.md` for every key.
 //! Loading is two steps: the toml crate parses the file into loose serde
 //! types (rejecting bad syntax and unknown keys), then validation turns
 //! those into the types here, collecting every problem with its key path so
 //! that one `sluice check` run reports them all.
 
+mod access;
 mod bytes;
 mod duration;
 mod error;
@@ -14,18 +15,22 @@ mod host;
 mod model;
 mod raw;
 mod secret;
+mod secret_source;
 mod toml_error;
 mod validate;
 
 use std::path::Path;
 
+pub use access::{decide, AccessAction, AccessRequest, AccessRule, AddressMatch};
 pub use error::{ConfigError, Problem};
 pub use host::{HostPort, DEFAULT_PG_PORT};
 pub use model::{
-    ClientAuth, Config, DatabaseConfig, EndpointConfig, EndpointRole, LogConfig, LogFormat,
-    PoolMode, ProxyConfig, UserConfig, PIN_REASONS,
+    ClientAuth, Config, CredentialSource, DatabaseConfig, EndpointConfig, EndpointRole, LogConfig,
+    LogFormat, PoolMode, ProxyConfig, SecretsConfig, UserConfig, PIN_REASONS,
 };
 pub use secret::Secret;
+pub use secret_source::SecretSource;
+pub use validate::password_value;
 
 impl Config {
     /// Parses and validates a configuration from TOML text.
@@ -51,5 +56,7 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod security_tests;
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,10 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::access::AccessRule;
 use crate::host::HostPort;
 use crate::secret::Secret;
+use crate::secret_source::SecretSource;
 
 /// Default values, in one place so `Default` impls, validation and tests agree.
 pub(crate) mod defaults {
@@ -30,6 +32,11 @@ pub(crate) mod defaults {
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
     pub const MAX_REPLICA_LAG: Duration = Duration::from_secs(30);
+
+    pub const MAX_FAILED_LOGINS: u32 = 20;
+    pub const FAILED_LOGIN_WINDOW: Duration = Duration::from_secs(60);
+    pub const SECRETS_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+    pub const SECRETS_EXEC_TIMEOUT: Duration = Duration::from_secs(10);
 
     pub const LOG_FILTER: &str = "info";
 }
@@ -53,6 +60,10 @@ pub struct Config {
     pub log: LogConfig,
     /// `[[endpoints]]`: extra listeners, e.g. a read-only one that routes to standbys.
     pub endpoints: Vec<EndpointConfig>,
+    /// `[secrets]`: how credentials from secret stores are kept fresh.
+    pub secrets: SecretsConfig,
+    /// `[[access]]`: who may try to log in, first match wins. Empty allows everyone.
+    pub access: Vec<AccessRule>,
 }
 
 impl Config {
@@ -96,6 +107,12 @@ pub struct ProxyConfig {
     /// no longer pins the client, and may then be lost between transactions. Names from
     /// [`PIN_REASONS`]. Default none.
     pub ignore_pin_reasons: Vec<String>,
+    /// Failed logins (wrong password or unknown user) allowed per client IP address within
+    /// `failed_login_window`; past it, new connections from that address are refused without a
+    /// password check. `None` ("0") disables the limit. Default 20.
+    pub max_failed_logins: Option<u32>,
+    /// The sliding window `max_failed_logins` counts over. Default 1 minute, > 0.
+    pub failed_login_window: Duration,
 }
 
 /// The reasons a client can be pinned to its server connection (see docs/pinning.md).
@@ -122,6 +139,8 @@ impl Default for ProxyConfig {
             worker_threads: None,
             max_prepared_statements: 500,
             ignore_pin_reasons: Vec::new(),
+            max_failed_logins: Some(defaults::MAX_FAILED_LOGINS),
+            failed_login_window: defaults::FAILED_LOGIN_WINDOW,
         }
     }
 }
@@ -196,14 +215,42 @@ pub struct DatabaseConfig {
 pub struct UserConfig {
     /// PostgreSQL user name; unique, non-empty, at most 63 bytes.
     pub name: String,
-    /// The password Sluice uses to log in to PostgreSQL as this user, and the
-    /// one clients must present to Sluice.
-    pub password: Secret<String>,
+    /// Where the password Sluice logs in to PostgreSQL with (and clients must
+    /// present to Sluice) comes from.
+    pub credentials: CredentialSource,
     /// How clients prove they know the password. Default
     /// [`ClientAuth::ScramSha256`].
     pub client_auth: ClientAuth,
     /// Databases this user may connect to. Empty means any.
     pub databases: Vec<String>,
+}
+
+/// `users[].password` or `users[].secret`: exactly one of them.
+#[derive(Debug, Clone)]
+pub enum CredentialSource {
+    /// `password = "..."`, inline in the file; never changes while Sluice runs.
+    Inline(Secret<String>),
+    /// `secret = "file:..." | "env:..." | "exec:..."`, fetched at startup and refreshed.
+    Store(SecretSource),
+}
+
+/// `[secrets]`: refreshing credentials that come from secret stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsConfig {
+    /// Fetch every secret again this often. `None` ("0s") means only at startup and when the
+    /// database rejects a login. Default 5 minutes.
+    pub refresh_interval: Option<Duration>,
+    /// An `exec:` command must print its secret within this, or it is killed. Default 10s, > 0.
+    pub exec_timeout: Duration,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            refresh_interval: Some(defaults::SECRETS_REFRESH_INTERVAL),
+            exec_timeout: defaults::SECRETS_EXEC_TIMEOUT,
+        }
+    }
 }
 
 impl UserConfig {
@@ -289,7 +336,7 @@ macro_rules! display_as_str {
         }
     )*};
 }
-display_as_str!(PoolMode, ClientAuth, LogFormat);
+display_as_str!(PoolMode, ClientAuth, LogFormat, crate::access::AccessAction);
 
 /// `[[endpoints]]`: an extra listener with its own routing.
 #[derive(Debug, Clone)]

@@ -21,6 +21,8 @@ pub(crate) struct RawConfig {
     pub users: Vec<RawUser>,
     pub log: RawLog,
     pub endpoints: Vec<RawEndpoint>,
+    pub secrets: RawSecrets,
+    pub access: Vec<RawAccess>,
 }
 
 #[derive(Deserialize, Default)]
@@ -36,6 +38,8 @@ pub(crate) struct RawProxy {
     pub worker_threads: Option<i64>,
     pub max_prepared_statements: Option<i64>,
     pub ignore_pin_reasons: Option<Vec<String>>,
+    pub max_failed_logins: Option<i64>,
+    pub failed_login_window: Option<StrOrInt>,
 }
 
 #[derive(Deserialize, Default)]
@@ -59,6 +63,7 @@ pub(crate) struct RawDatabase {
 pub(crate) struct RawUser {
     pub name: Option<String>,
     pub password: Option<Secret<String>>,
+    pub secret: Option<String>,
     pub client_auth: Option<String>,
     pub databases: Vec<String>,
 }
@@ -78,6 +83,23 @@ pub(crate) struct RawLog {
     pub format: Option<String>,
     pub filter: Option<String>,
     pub log_connections: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawSecrets {
+    pub refresh_interval: Option<StrOrInt>,
+    pub exec_timeout: Option<StrOrInt>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawAccess {
+    pub action: Option<String>,
+    pub address: Option<String>,
+    pub users: Vec<String>,
+    pub databases: Vec<String>,
+    pub methods: Vec<String>,
 }
 
 /// A string or an integer. Durations and byte sizes accept either in the

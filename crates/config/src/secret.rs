@@ -1,8 +1,10 @@
-//! [`Secret`]: a wrapper that keeps passwords out of logs and `Debug` dumps.
+//! [`Secret`]: a wrapper that keeps passwords out of logs and `Debug` dumps, and out of freed
+//! memory.
 
 use std::fmt;
 
 use serde::Deserialize;
+use zeroize::{Zeroize, Zeroizing};
 
 /// A value that never prints.
 ///
@@ -10,17 +12,20 @@ use serde::Deserialize;
 /// `#[derive(Debug)]` struct (like [`crate::Config`]) that gets logged without
 /// leaking. Call [`Secret::expose`] at the one place that needs the value.
 ///
+/// The value is overwritten with zeros when the secret is dropped (a rotated
+/// password does not linger in freed memory for a core dump to show).
+///
 /// `PartialEq` is an ordinary, non-constant-time comparison: it exists for
 /// tests and config diffing, not for checking credentials presented by
 /// clients.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct Secret<T>(T);
+pub struct Secret<T: Zeroize>(Zeroizing<T>);
 
-impl<T> Secret<T> {
+impl<T: Zeroize> Secret<T> {
     /// Wraps `value`.
     pub fn new(value: T) -> Self {
-        Self(value)
+        Self(Zeroizing::new(value))
     }
 
     /// The wrapped value. Named loudly so every use is easy to grep for.
@@ -29,19 +34,19 @@ impl<T> Secret<T> {
     }
 }
 
-impl<T> From<T> for Secret<T> {
+impl<T: Zeroize> From<T> for Secret<T> {
     fn from(value: T) -> Self {
-        Self(value)
+        Self::new(value)
     }
 }
 
-impl<T> fmt::Debug for Secret<T> {
+impl<T: Zeroize> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
 }
 
-impl<T> fmt::Display for Secret<T> {
+impl<T: Zeroize> fmt::Display for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
@@ -58,6 +63,41 @@ mod tests {
         assert_eq!(format!("{s}"), "<redacted>");
         assert_eq!(format!("{s:#?}"), "<redacted>");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn redacted_inside_derived_debug() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct Login {
+            user: String,
+            password: Secret<String>,
+        }
+        let login = Login {
+            user: "app".into(),
+            password: Secret::new("hunter2".into()),
+        };
+        let shown = format!("{login:?} {login:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn the_value_is_zeroized_on_drop() {
+        // What Secret's drop does to its value, observed without unsafe code: Zeroizing
+        // zeroes the bytes in place and then clears the string.
+        let mut value = Zeroizing::new(String::from("hunter2"));
+        let bytes_before = value.as_bytes().to_vec();
+        value.zeroize();
+        assert_eq!(bytes_before, b"hunter2");
+        assert!(value.is_empty());
+        // And Secret's own drop goes through Zeroizing (a compile-time fact; this keeps the
+        // wrapper from silently losing it).
+        fn drops_through_zeroizing<T: Zeroize>(s: Secret<T>) -> Zeroizing<T> {
+            s.0
+        }
+        let inner = drops_through_zeroizing(Secret::new(String::from("x")));
+        assert_eq!(inner.as_str(), "x");
     }
 
     #[test]

@@ -17,7 +17,7 @@ password = "pw"
 const FULL_EXAMPLE: &str = include_str!("../../../examples/sluice.toml");
 const MINIMAL_EXAMPLE: &str = include_str!("../../../examples/minimal.toml");
 
-fn problems(toml: &str) -> Vec<String> {
+pub(crate) fn problems(toml: &str) -> Vec<String> {
     Config::from_toml_str(toml)
         .expect_err("config should be rejected")
         .problems
@@ -27,7 +27,7 @@ fn problems(toml: &str) -> Vec<String> {
 }
 
 /// `MINIMAL` with `extra` lines inserted into `section` (created if absent).
-fn with(section: &str, extra: &str) -> String {
+pub(crate) fn with(section: &str, extra: &str) -> String {
     match section {
         "database" => MINIMAL.replace(
             "hosts = [\"127.0.0.1:5432\"]",
@@ -38,7 +38,15 @@ fn with(section: &str, extra: &str) -> String {
     }
 }
 
-fn one_problem(section: &str, extra: &str) -> String {
+/// The inline password of `user`; panics for a user whose password comes from a secret store.
+pub(crate) fn inline_password(user: &UserConfig) -> &str {
+    match &user.credentials {
+        CredentialSource::Inline(p) => p.expose(),
+        CredentialSource::Store(s) => panic!("{} has a secret store ({s})", user.name),
+    }
+}
+
+pub(crate) fn one_problem(section: &str, extra: &str) -> String {
     let p = problems(&with(section, extra));
     assert_eq!(p.len(), 1, "expected exactly one problem, got {p:#?}");
     p.into_iter().next().expect("one problem")
@@ -78,7 +86,7 @@ fn minimal_config_gets_defaults() {
     assert_eq!(c.users.len(), 1);
     let u = &c.users[0];
     assert_eq!(u.name, "app");
-    assert_eq!(u.password.expose(), "pw");
+    assert_eq!(inline_password(u), "pw");
     assert_eq!(u.client_auth, ClientAuth::ScramSha256);
     assert!(u.databases.is_empty());
     assert!(u.may_access("anything"));
@@ -131,7 +139,7 @@ fn full_example_parses_with_expected_values() {
     assert_eq!(d.connect_timeout, Duration::from_secs(5));
 
     let app = c.user("app").unwrap();
-    assert_eq!(app.password.expose(), "change-me");
+    assert_eq!(inline_password(app), "change-me");
     assert_eq!(app.client_auth, ClientAuth::ScramSha256);
     assert_eq!(app.databases, ["appdb"]);
     assert!(app.may_access("appdb"));
@@ -229,7 +237,7 @@ fn secret_never_printed() {
     assert!(!format!("{c:?}").contains("sup3r-s3cret"));
     assert!(!format!("{c:#?}").contains("sup3r-s3cret"));
     assert!(format!("{c:?}").contains("<redacted>"));
-    assert_eq!(c.users[0].password.expose(), "sup3r-s3cret");
+    assert_eq!(inline_password(&c.users[0]), "sup3r-s3cret");
 }
 
 #[test]
@@ -428,7 +436,7 @@ fn user_rules() {
     let long = "x".repeat(64);
     for (users, want) in [
         ("[[users]]\npassword = \"p\"", "users[0].name: required"),
-        ("[[users]]\nname = \"a\"", "users[0].password: required"),
+        ("[[users]]\nname = \"a\"", "users[0].password: required: set password = \"...\" or secret = \"file:...\", \"env:...\" or \"exec:...\""),
         ("[[users]]\nname = \"\"\npassword = \"p\"", "users[0].name: must not be empty"),
         ("[[users]]\nname = \"a\"\npassword = \"\"", "users[0].password: must not be empty"),
         (

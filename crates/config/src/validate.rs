@@ -8,14 +8,18 @@ use std::fmt::Display;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::access::{self, AccessAction, AccessRule, AddressMatch};
 use crate::error::{ConfigError, Problem};
 use crate::model::{
-    defaults, ClientAuth, Config, DatabaseConfig, EndpointConfig, EndpointRole, LogConfig,
-    LogFormat, PoolMode, ProxyConfig, UserConfig, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE,
+    defaults, ClientAuth, Config, CredentialSource, DatabaseConfig, EndpointConfig, EndpointRole,
+    LogConfig, LogFormat, PoolMode, ProxyConfig, SecretsConfig, UserConfig, MAX_MESSAGE_SIZE_LIMIT,
+    MIN_MESSAGE_SIZE,
 };
-use crate::raw::{RawConfig, RawDatabase, RawEndpoint, RawLog, RawProxy, RawUser, StrOrInt};
+use crate::raw::{
+    RawAccess, RawConfig, RawDatabase, RawEndpoint, RawLog, RawProxy, RawSecrets, RawUser, StrOrInt,
+};
 use crate::secret::Secret;
-use crate::{bytes, duration, host};
+use crate::{bytes, duration, host, secret_source};
 
 /// PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer user
 /// or database name here would silently name something else on the server.
@@ -28,6 +32,8 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let users = c.users(raw.users);
     let log = c.log(raw.log);
     let endpoints = c.endpoints(raw.endpoints, proxy.listen);
+    let secrets = c.secrets(raw.secrets);
+    let access = c.access(raw.access);
     if c.problems.is_empty() {
         Ok(Config {
             proxy,
@@ -35,6 +41,8 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             users,
             log,
             endpoints,
+            secrets,
+            access,
         })
     } else {
         Err(ConfigError {
@@ -143,6 +151,22 @@ impl Checker {
                     pin_reasons,
                 )
                 .unwrap_or_default(),
+            max_failed_logins: self
+                .field(
+                    "proxy.max_failed_logins",
+                    raw.max_failed_logins,
+                    d.max_failed_logins,
+                    |v| int_in::<u32>(v, 0, None).map(|n| (n > 0).then_some(n)),
+                )
+                .unwrap_or(d.max_failed_logins),
+            failed_login_window: self
+                .field(
+                    "proxy.failed_login_window",
+                    raw.failed_login_window,
+                    d.failed_login_window,
+                    positive_duration,
+                )
+                .unwrap_or(d.failed_login_window),
         }
     }
 
@@ -333,20 +357,7 @@ impl Checker {
                 }
             };
 
-            let password = match u.password {
-                None => {
-                    self.problem(at("password"), "required");
-                    Secret::new(String::new())
-                }
-                Some(p) => {
-                    if p.expose().is_empty() {
-                        self.problem(at("password"), "must not be empty");
-                    } else if p.expose().contains('\0') {
-                        self.problem(at("password"), "must not contain NUL characters");
-                    }
-                    p
-                }
-            };
+            let credentials = self.credentials(&at, u.password, u.secret);
 
             let client_auth = self
                 .field(
@@ -365,12 +376,121 @@ impl Checker {
 
             users.push(UserConfig {
                 name,
-                password,
+                credentials,
                 client_auth,
                 databases: u.databases,
             });
         }
         users
+    }
+
+    /// Exactly one of `password` (inline) and `secret` (a store).
+    fn credentials(
+        &mut self,
+        at: &dyn Fn(&str) -> String,
+        password: Option<Secret<String>>,
+        secret: Option<String>,
+    ) -> CredentialSource {
+        let placeholder = || CredentialSource::Inline(Secret::new(String::new()));
+        match (password, secret) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    at("secret"),
+                    "set either password or secret, not both: secret replaces the inline password",
+                );
+                placeholder()
+            }
+            (None, None) => {
+                self.problem(
+                    at("password"),
+                    r#"required: set password = "..." or secret = "file:...", "env:..." or "exec:...""#,
+                );
+                placeholder()
+            }
+            (Some(p), None) => {
+                if let Err(m) = password_value(p.expose()) {
+                    self.problem(at("password"), m);
+                }
+                CredentialSource::Inline(p)
+            }
+            (None, Some(s)) => match secret_source::parse(&s) {
+                Ok(source) => CredentialSource::Store(source),
+                Err(m) => {
+                    self.problem(at("secret"), m);
+                    placeholder()
+                }
+            },
+        }
+    }
+
+    fn secrets(&mut self, raw: RawSecrets) -> SecretsConfig {
+        let d = SecretsConfig::default();
+        SecretsConfig {
+            refresh_interval: self
+                .field(
+                    "secrets.refresh_interval",
+                    raw.refresh_interval,
+                    d.refresh_interval,
+                    optional_duration,
+                )
+                .unwrap_or(d.refresh_interval),
+            exec_timeout: self
+                .field(
+                    "secrets.exec_timeout",
+                    raw.exec_timeout,
+                    d.exec_timeout,
+                    positive_duration,
+                )
+                .unwrap_or(d.exec_timeout),
+        }
+    }
+
+    fn access(&mut self, raw: Vec<RawAccess>) -> Vec<AccessRule> {
+        let mut rules = Vec::with_capacity(raw.len());
+        for (i, r) in raw.into_iter().enumerate() {
+            let at = |key: &str| format!("access[{i}].{key}");
+            let action = match r.action {
+                None => {
+                    self.problem(at("action"), r#"required: "allow" or "reject""#);
+                    None
+                }
+                Some(a) => self.field(&at("action"), Some(a), AccessAction::Allow, |s| {
+                    one_of(&s, AccessAction::ALL)
+                }),
+            };
+            let address = self
+                .field(&at("address"), r.address, AddressMatch::All, |s| {
+                    access::parse_address(s.trim())
+                })
+                .unwrap_or(AddressMatch::All);
+            for (j, name) in r.users.iter().chain(&r.databases).enumerate() {
+                let key = match j < r.users.len() {
+                    true => format!("users[{j}]"),
+                    false => format!("databases[{}]", j - r.users.len()),
+                };
+                if let Err(m) = identifier(name) {
+                    self.problem(at(&key), m);
+                }
+            }
+            let methods = r
+                .methods
+                .iter()
+                .enumerate()
+                .filter_map(|(j, m)| {
+                    one_of(m, ClientAuth::ALL)
+                        .map_err(|msg| self.problem(at(&format!("methods[{j}]")), msg))
+                        .ok()
+                })
+                .collect();
+            rules.push(AccessRule {
+                action: action.unwrap_or(AccessAction::Reject),
+                address,
+                users: r.users,
+                databases: r.databases,
+                methods,
+            });
+        }
+        rules
     }
 
     fn log(&mut self, raw: RawLog) -> LogConfig {
@@ -386,6 +506,17 @@ impl Checker {
                 .unwrap_or(d.filter),
             log_connections: raw.log_connections.unwrap_or(d.log_connections),
         }
+    }
+}
+
+/// What PostgreSQL can take as a password. Shared with secrets fetched at run time.
+pub fn password_value(p: &str) -> Result<(), &'static str> {
+    if p.is_empty() {
+        Err("must not be empty")
+    } else if p.contains('\0') {
+        Err("must not contain NUL characters")
+    } else {
+        Ok(())
     }
 }
 

@@ -27,6 +27,17 @@ pub enum SessionError {
     AuthFailed { user: String, reason: &'static str },
     #[error("user {user:?} may not connect to database {database:?}")]
     DatabaseNotAllowed { user: String, database: String },
+    #[error("access rules reject host {address}, user {user:?}, database {database:?}")]
+    AccessRejected {
+        address: std::net::IpAddr,
+        user: String,
+        database: String,
+    },
+    #[error("too many failed logins from {address}")]
+    TooManyFailedLogins {
+        address: std::net::IpAddr,
+        retry_after: Duration,
+    },
     #[error("startup packet has no user name")]
     NoUser,
     #[error("login did not finish within {0:?}")]
@@ -60,6 +71,8 @@ impl SessionError {
             | SessionError::ClientGone
             | SessionError::AuthFailed { .. }
             | SessionError::DatabaseNotAllowed { .. }
+            | SessionError::AccessRejected { .. }
+            | SessionError::TooManyFailedLogins { .. }
             | SessionError::NoUser
             | SessionError::LoginTimeout(_)
             | SessionError::IdleTimeout(_) => Side::Client,
@@ -84,6 +97,27 @@ impl SessionError {
             SessionError::DatabaseNotAllowed { user, database } => fatal(
                 SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
                 format!("user \"{user}\" is not allowed to connect to database \"{database}\""),
+            ),
+            // The same words whether or not the user exists: rules match names, not users.
+            SessionError::AccessRejected {
+                address,
+                user,
+                database,
+            } => fatal(
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                format!(
+                    "access rules reject connection for host \"{address}\", user \"{user}\", database \"{database}\""
+                ),
+            ),
+            SessionError::TooManyFailedLogins {
+                address,
+                retry_after,
+            } => fatal(
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                format!(
+                    "too many failed logins from {address}; try again in {}s",
+                    retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)
+                ),
             ),
             SessionError::NoUser => fatal(
                 SqlState::INVALID_AUTHORIZATION_SPECIFICATION,

@@ -8,7 +8,9 @@
 //! ```
 //!
 //! - [`accept`]: listener, client socket, the first packet (SSLRequest, CancelRequest, startup);
-//! - `auth`: SCRAM-SHA-256 / md5 against the configured users;
+//! - `auth`: access rules, the failed-login limit, SCRAM-SHA-256 / md5 against the configured
+//!   users;
+//! - `credentials`: each user's password versions, from the config or a secret store, rotated;
 //! - `session`: login, borrow, relay, give back, cancel routing, refusing without a server;
 //! - `upstream`: server connections, server login, the target group and its pool;
 //! - `error`: every way a session ends and what the client sees for it;
@@ -17,6 +19,7 @@
 
 pub mod accept;
 mod auth;
+mod credentials;
 pub mod demo;
 mod error;
 mod failover;

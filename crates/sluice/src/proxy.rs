@@ -13,7 +13,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::accept::serve_listener;
-use crate::auth::UserDirectory;
+use crate::auth::{FailedLogins, UserDirectory};
+use crate::credentials::refresh_every;
 use crate::failover::{spawn_monitor, EventCounts, HostHealth, MonitorLogin};
 use crate::session::cancel::CancelRegistry;
 use crate::session::pinning::{PinCounters, PinReason};
@@ -30,6 +31,8 @@ pub struct Shared {
     pub pins: PinCounters,
     /// Pin reasons the operator switched off (RDS Proxy's session pinning filters).
     pub ignored_pins: Vec<PinReason>,
+    /// Failed logins per client address, for `max_failed_logins`.
+    pub failed_logins: FailedLogins,
     /// Keys the fake SCRAM verifiers of unknown users, so they look like real ones.
     pub process_key: [u8; 32],
     pub client_slots: Arc<Semaphore>,
@@ -101,8 +104,10 @@ impl ShutdownHandle {
 }
 
 impl Proxy {
-    /// Binds the listener; derives the SCRAM verifiers of every user (slow on purpose: PBKDF2).
+    /// Fetches every user's credentials (an unreadable secret is an error naming the user and
+    /// the source) and binds the listener.
     pub async fn bind(config: Config) -> anyhow::Result<Proxy> {
+        let users = UserDirectory::load(&config).await?;
         let listener = bind_listener(config.proxy.listen)
             .with_context(|| format!("could not listen on {}", config.proxy.listen))?;
         let mut endpoints = Vec::with_capacity(config.endpoints.len());
@@ -117,7 +122,7 @@ impl Proxy {
         }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Shared {
-            users: UserDirectory::from_config(&config),
+            users,
             target: Target::new(
                 config.database.clone(),
                 config.proxy.max_prepared_statements,
@@ -135,6 +140,10 @@ impl Proxy {
                         .any(|n| n == r.as_str())
                 })
                 .collect(),
+            failed_logins: FailedLogins::new(
+                config.proxy.max_failed_logins,
+                config.proxy.failed_login_window,
+            ),
             process_key: rand::random(),
             client_slots: Arc::new(Semaphore::new(config.proxy.max_client_connections)),
             shutdown: shutdown_rx,
@@ -188,6 +197,11 @@ impl Proxy {
         let reaper = tokio::spawn(reap_idle_servers(shared.clone()));
         let monitor = start_monitor(&shared);
         let readers = tokio::spawn(follow_standbys(shared.clone()));
+        let refresher = shared
+            .config
+            .secrets
+            .refresh_interval
+            .map(|every| tokio::spawn(refresh_every(every, shared.users.all_credentials())));
         let listeners = std::iter::once((listener, Route::Writer)).chain(endpoints);
         let serving = listeners.map(|(listener, route)| {
             let addr = listener.local_addr().map(|a| a.to_string());
@@ -199,6 +213,9 @@ impl Proxy {
         reaper.abort();
         monitor.abort();
         readers.abort();
+        if let Some(refresher) = refresher {
+            refresher.abort();
+        }
         for conn in shared.target.retire_all() {
             conn.terminate().await;
         }
@@ -212,9 +229,14 @@ impl Proxy {
 fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
     let db = &shared.config.database;
     let first = &shared.config.users[0];
+    let credentials = shared
+        .users
+        .get(&first.name)
+        .expect("every configured user is in the directory")
+        .credentials
+        .clone();
     let login = MonitorLogin {
-        user: first.name.clone(),
-        password: first.password.clone(),
+        credentials,
         database: first
             .databases
             .first()

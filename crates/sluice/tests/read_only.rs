@@ -30,7 +30,7 @@ async fn start(standbys: usize) -> Fixture {
         borrow_timeout: "3s",
         max_connections: 4,
         extra_database: "max_replica_lag = \"1s\"",
-        extra_config: READER,
+        extra_config: READER.into(),
         ..Options::default()
     })
     .await;

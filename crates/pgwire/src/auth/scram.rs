@@ -98,6 +98,13 @@ impl ScramSecret {
         }
     }
 
+    /// Derive for `password` with `other`'s salt and iteration count, so one SCRAM exchange
+    /// (which publishes a single salt) can be checked against both (see
+    /// [`ScramServer::with_alternatives`]).
+    pub fn from_password_like(password: &str, other: &ScramSecret) -> ScramSecret {
+        Self::from_password_with(password, &other.salt, other.iterations)
+    }
+
     /// Parse PostgreSQL's `SCRAM-SHA-256$<iter>:<salt b64>$<StoredKey b64>:<ServerKey b64>`.
     pub fn parse(s: &str) -> Result<ScramSecret, ScramError> {
         let malformed =
@@ -174,6 +181,8 @@ impl fmt::Debug for ScramSecret {
 /// One server-side SCRAM exchange (the proxy authenticating a client).
 pub struct ScramServer {
     secret: ScramSecret,
+    /// Other verifiers that also pass (a password being rotated in); same salt and iterations.
+    alternatives: Vec<ScramSecret>,
     server_nonce: String,
     state: ServerState,
 }
@@ -202,9 +211,22 @@ impl ScramServer {
     fn with_server_nonce(secret: ScramSecret, server_nonce: String) -> ScramServer {
         ScramServer {
             secret,
+            alternatives: Vec::new(),
             server_nonce,
             state: ServerState::AwaitingClientFirst,
         }
+    }
+
+    /// Start an exchange that `secret` or any of `alternatives` passes. Alternatives must have
+    /// been derived with `secret`'s salt and iterations ([`ScramSecret::from_password_like`]);
+    /// any that were not are ignored, since the client only ever sees `secret`'s salt.
+    pub fn with_alternatives(secret: ScramSecret, alternatives: Vec<ScramSecret>) -> ScramServer {
+        let mut server = Self::new(secret);
+        server.alternatives = alternatives
+            .into_iter()
+            .filter(|a| a.salt == server.secret.salt && a.iterations == server.secret.iterations)
+            .collect();
+        server
     }
 
     /// Input: the SASLInitialResponse's mechanism name and data. Output: server-first-message
@@ -258,9 +280,22 @@ impl ScramServer {
             "{},{},{}",
             exchange.client_first_bare, exchange.server_first, client_final.without_proof
         );
-        self.secret
-            .verify_proof(&auth_message, &client_final.proof)?;
-        let signature = hmac(&self.secret.server_key, auth_message.as_bytes());
+        // Every candidate is checked (collected, not short-circuited), so the time taken does
+        // not say which one passed.
+        let checked: Vec<Option<&ScramSecret>> = std::iter::once(&self.secret)
+            .chain(&self.alternatives)
+            .map(|s| {
+                s.verify_proof(&auth_message, &client_final.proof)
+                    .ok()
+                    .map(|()| s)
+            })
+            .collect();
+        let passed = checked
+            .into_iter()
+            .flatten()
+            .next()
+            .ok_or(ScramError::InvalidProof)?;
+        let signature = hmac(&passed.server_key, auth_message.as_bytes());
         Ok(format!("v={}", BASE64.encode(signature)).into_bytes())
     }
 }
@@ -447,6 +482,17 @@ impl fmt::Debug for ScramKeyCache {
         f.debug_struct("ScramKeyCache")
             .field("entries", &self.entries().len())
             .finish()
+    }
+}
+
+/// The password and every SaltedPassword (as good as the password for SCRAM) are wiped when a
+/// rotated-out cache is dropped.
+impl Drop for ScramKeyCache {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.password);
+        for salted in self.entries().values_mut() {
+            zeroize::Zeroize::zeroize(salted);
+        }
     }
 }
 
@@ -765,6 +811,34 @@ mod tests {
             Err(ScramError::InvalidProof)
         );
         assert_eq!(server.client_final(b"c=biws"), Err(ScramError::OutOfOrder));
+    }
+
+    #[test]
+    fn an_alternative_with_the_same_salt_also_passes() {
+        let current = cheap_secret("current");
+        let pending = ScramSecret::from_password_like("pending", &current);
+        for (password, verdict) in [
+            ("current", Ok(())),
+            ("pending", Ok(())),
+            ("other", Err(ScramError::InvalidProof)),
+        ] {
+            let mut client = ScramClient::new(password);
+            let mut server = ScramServer::with_alternatives(current.clone(), vec![pending.clone()]);
+            // Ok includes the client checking the server signature of the verifier that passed.
+            assert_eq!(
+                exchange(&mut client, &mut server, None),
+                verdict,
+                "{password}"
+            );
+        }
+        // One with another salt could never be checked against the salt the client saw.
+        let stray = ScramSecret::from_password_with("stray", b"another-salt-16b", 16);
+        let mut server = ScramServer::with_alternatives(current, vec![stray]);
+        let mut client = ScramClient::new("stray");
+        assert_eq!(
+            exchange(&mut client, &mut server, None),
+            Err(ScramError::InvalidProof)
+        );
     }
 
     #[test]

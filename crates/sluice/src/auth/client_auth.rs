@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pgwire::auth::scram::SCRAM_SHA_256;
-use pgwire::auth::{md5, ScramSecret, ScramServer};
+use pgwire::auth::{ScramSecret, ScramServer};
 use pgwire::frontend::{self, SaslInitialResponse};
 use pgwire::{encode, FrontendTag, ProtocolError};
 
@@ -24,28 +24,35 @@ pub async fn authenticate(
         user: user.to_owned(),
         reason,
     };
+    let method = users.method_for(user);
+    tracing::debug!(method = method.as_str(), "authenticating the client");
     match users.get(user) {
         Some(entry) => {
             let ok = match entry.client_auth {
-                ClientAuth::ScramSha256 => scram(client, entry.scram.clone()).await?,
+                ClientAuth::ScramSha256 => {
+                    scram(client, entry.credentials.versions().scram_server()).await?
+                }
                 ClientAuth::Md5 => md5_exchange(client, entry).await?,
             };
             ok.then(|| entry.clone()).ok_or(failed("wrong password"))
         }
         None => {
-            scram(client, ScramSecret::mock(user, process_key)).await?;
+            scram(
+                client,
+                ScramServer::new(ScramSecret::mock(user, process_key)),
+            )
+            .await?;
             Err(failed("unknown user"))
         }
     }
 }
 
 /// Runs SCRAM-SHA-256; Ok(false) when the proof is wrong.
-async fn scram(client: &mut ClientConn, secret: ScramSecret) -> Result<bool, SessionError> {
+async fn scram(client: &mut ClientConn, mut server: ScramServer) -> Result<bool, SessionError> {
     encode::authentication_sasl(&mut client.wbuf, &[SCRAM_SHA_256]);
     client.flush().await?;
     let body = read_password_message(client).await?;
     let initial = SaslInitialResponse::parse(&body)?;
-    let mut server = ScramServer::new(secret);
     let Ok(server_first) = server.client_first(initial.mechanism, initial.data) else {
         return Ok(false);
     };
@@ -67,12 +74,18 @@ async fn md5_exchange(client: &mut ClientConn, user: &UserEntry) -> Result<bool,
     client.flush().await?;
     let body = read_password_message(client).await?;
     let response = frontend::password(&body)?;
-    let password = user.credentials.password.expose();
-    Ok(md5::md5_verify(&user.name, password, salt, response))
+    let versions = user.credentials.versions();
+    Ok(versions.md5_matches(&user.name, salt, response))
 }
 
 async fn read_password_message(client: &mut ClientConn) -> Result<bytes::Bytes, SessionError> {
     let (tag, body) = client.read_message().await?;
+    // The length only: the body is a password, a hash or a proof.
+    tracing::trace!(
+        ?tag,
+        len = body.len(),
+        "authentication message from the client"
+    );
     match tag {
         FrontendTag::Password => Ok(body),
         FrontendTag::Terminate => Err(SessionError::ClientGone),

@@ -1,8 +1,13 @@
-//! Client authentication: Sluice checks the client's password itself, against the configured
-//! users, before any server connection is involved.
+//! Client admission and authentication: the failed-login limit and the access rules first,
+//! then Sluice checks the client's password itself, against the configured users, before any
+//! server connection is involved.
 
+mod access;
 mod client_auth;
+mod failed_logins;
 mod users;
 
+pub use access::admit;
 pub use client_auth::authenticate;
+pub use failed_logins::FailedLogins;
 pub use users::{UserDirectory, UserEntry};

@@ -1,37 +1,31 @@
-//! The configured users, with what is derived from their passwords once at load time.
+//! The configured users: their names, how clients authenticate, and their credentials.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use config::{ClientAuth, Config, UserConfig};
-use pgwire::auth::{ScramKeyCache, ScramSecret};
 
-use crate::upstream::Credentials;
+use crate::credentials::Credentials;
 
 /// One configured user, ready for logins in both directions.
 pub struct UserEntry {
     pub name: Arc<str>,
     pub client_auth: ClientAuth,
-    /// Derived once here: PBKDF2 per login would cost milliseconds of CPU each.
-    pub scram: ScramSecret,
     /// Empty means any database.
     pub databases: Vec<String>,
-    pub credentials: Credentials,
+    /// Looked up at every use, never copied: a rotation reaches sessions already logged in.
+    pub credentials: Arc<Credentials>,
 }
 
 impl UserEntry {
-    fn new(user: &UserConfig) -> Self {
-        UserEntry {
+    async fn load(user: &UserConfig, config: &Config) -> anyhow::Result<Self> {
+        let credentials = Credentials::load(user, config.secrets.exec_timeout).await?;
+        Ok(UserEntry {
             name: user.name.as_str().into(),
             client_auth: user.client_auth,
-            scram: ScramSecret::from_password(user.password.expose()),
             databases: user.databases.clone(),
-            credentials: Credentials {
-                user: user.name.clone(),
-                password: user.password.clone(),
-                key_cache: ScramKeyCache::new(user.password.expose()),
-            },
-        }
+            credentials: Arc::new(credentials),
+        })
     }
 
     pub fn may_use_database(&self, database: &str) -> bool {
@@ -44,16 +38,32 @@ pub struct UserDirectory {
 }
 
 impl UserDirectory {
-    pub fn from_config(config: &Config) -> Self {
-        let users = config
-            .users
-            .iter()
-            .map(|u| (u.name.clone(), Arc::new(UserEntry::new(u))))
-            .collect();
-        UserDirectory { users }
+    /// Every user with its credentials; fetching a secret that fails stops here, naming the
+    /// user and the source. Derives the SCRAM verifiers (slow on purpose: PBKDF2).
+    pub async fn load(config: &Config) -> anyhow::Result<Self> {
+        let mut users = HashMap::with_capacity(config.users.len());
+        for user in &config.users {
+            users.insert(
+                user.name.clone(),
+                Arc::new(UserEntry::load(user, config).await?),
+            );
+        }
+        Ok(UserDirectory { users })
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<UserEntry>> {
         self.users.get(name)
+    }
+
+    /// The method a client logging in as `name` is asked for: unknown users get the SCRAM
+    /// exchange of the fake verifier.
+    pub fn method_for(&self, name: &str) -> ClientAuth {
+        self.get(name)
+            .map_or(ClientAuth::ScramSha256, |u| u.client_auth)
+    }
+
+    /// Every user's credentials, for the refresh task.
+    pub fn all_credentials(&self) -> Vec<Arc<Credentials>> {
+        self.users.values().map(|u| u.credentials.clone()).collect()
     }
 }

@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use config::HostPort;
-use pgwire::auth::ScramKeyCache;
 use tokio::task::JoinHandle;
 
 use super::{HostHealth, HostState, Topology};
+use crate::credentials::{Credentials, LoginAs};
 use crate::upstream::{connect, ConnectParams, ServerConn};
 
-/// Who the monitor logs in as (the first configured user) and where.
+/// Who the monitor logs in as (the first configured user, its credentials rotating with the
+/// user's) and where.
 pub struct MonitorLogin {
-    pub user: String,
-    pub password: config::Secret<String>,
+    pub credentials: Arc<Credentials>,
     pub database: String,
     pub connect_timeout: Duration,
 }
@@ -59,7 +59,6 @@ pub fn spawn_monitor(
     on_change: impl Fn() + Send + 'static,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let key_cache = ScramKeyCache::new(login.password.expose());
         let mut probes: Vec<Option<ServerConn>> = hosts.iter().map(|_| None).collect();
         // The cluster is the one the first writer belonged to; a host of another cluster (a
         // wrongly configured address, a database rebuilt from scratch) is never elected.
@@ -69,7 +68,7 @@ pub fn spawn_monitor(
             let probing = hosts
                 .iter()
                 .zip(probes.iter_mut())
-                .map(|(host, probe)| probe_host(host, probe, &login, &key_cache));
+                .map(|(host, probe)| probe_host(host, probe, &login));
             let roles = futures_util::future::join_all(probing).await;
             let writer = elect(&hosts, &roles, &mut cluster);
             let health = health(
@@ -163,24 +162,24 @@ fn health(
         .collect()
 }
 
-async fn probe_host(
-    host: &HostPort,
-    probe: &mut Option<ServerConn>,
-    login: &MonitorLogin,
-    key_cache: &ScramKeyCache,
-) -> Role {
+async fn probe_host(host: &HostPort, probe: &mut Option<ServerConn>, login: &MonitorLogin) -> Role {
     if probe.is_none() {
-        let params = ConnectParams {
-            host,
-            user: &login.user,
-            password: login.password.expose(),
-            database: &login.database,
-            init_query: "SET application_name = 'sluice-monitor'",
-            timeout: login.connect_timeout,
-            key_cache,
-            max_prepared: 1,
+        let connect_as = |user: LoginAs| async move {
+            let params = ConnectParams {
+                host,
+                user: user.user(),
+                password: user.password(),
+                database: &login.database,
+                init_query: "SET application_name = 'sluice-monitor'",
+                timeout: login.connect_timeout,
+                key_cache: user.key_cache(),
+                max_prepared: 1,
+            };
+            connect(&params).await
         };
-        match connect(&params).await {
+        // No patience: the next probe comes soon enough, and a frozen probe would delay the
+        // election.
+        match login.credentials.log_in(Duration::ZERO, connect_as).await {
             Ok(conn) => *probe = Some(conn),
             Err(e) => {
                 tracing::debug!(host = %host, error = %e, "probe connection failed");

@@ -8,7 +8,7 @@ use pgwire::{encode, CancelKey, StartupMessage, TransactionStatus};
 use super::cancel::Registration;
 use super::params::{self, Settings};
 use crate::accept::{negotiate, ClientConn, Negotiated};
-use crate::auth::{authenticate, UserEntry};
+use crate::auth::{admit, authenticate, UserEntry};
 use crate::error::SessionError;
 use crate::proxy::Shared;
 use crate::upstream::{send_cancel, PoolKey, Route, ServerParams};
@@ -47,8 +47,24 @@ pub async fn login(
         .unwrap_or(user_name);
     tracing::Span::current().record("user", user_name);
     tracing::Span::current().record("database", database);
+    let address = client.peer.ip().to_canonical();
+    let rules = &shared.config.access;
+    admit(
+        rules,
+        &shared.failed_logins,
+        &shared.users,
+        address,
+        user_name,
+        database,
+    )?;
     negotiate_protocol_version(client, &startup);
-    let user = authenticate(client, &shared.users, &shared.process_key, user_name).await?;
+    let user = authenticate(client, &shared.users, &shared.process_key, user_name)
+        .await
+        .inspect_err(|e| {
+            if matches!(e, SessionError::AuthFailed { .. }) {
+                shared.failed_logins.record(address);
+            }
+        })?;
     if !user.may_use_database(database) {
         return Err(SessionError::DatabaseNotAllowed {
             user: user_name.to_owned(),

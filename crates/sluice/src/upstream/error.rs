@@ -59,6 +59,11 @@ impl UpstreamError {
         }
     }
 
+    /// The server said the password is wrong (28P01): another password version may work.
+    pub fn is_password_rejected(&self) -> bool {
+        matches!(self, UpstreamError::Rejected(server) if server.code == SqlState::INVALID_PASSWORD.code())
+    }
+
     /// What a client is told when its work could not get a server connection.
     pub fn client_error(&self, severity: Severity) -> ErrorFields {
         match self {
@@ -70,7 +75,7 @@ impl UpstreamError {
                     server.message
                 ),
             )
-            .with_hint("check the password of this user in Sluice's [[users]] configuration"),
+            .with_hint("check the password (or the secret) of this user in Sluice's [[users]] configuration"),
             // Database does not exist, too many connections, starting up, ...: the server's words.
             UpstreamError::Rejected(server) => ErrorFields {
                 severity,

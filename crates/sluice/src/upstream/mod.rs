@@ -16,4 +16,4 @@ pub use live::{LiveConnections, LiveGuard};
 pub use readers::Readers;
 pub use route::Route;
 pub use server_conn::ServerConn;
-pub use target::{BorrowFailure, Credentials, PoolKey, ServerParams, Target};
+pub use target::{BorrowFailure, PoolKey, ServerParams, Target};

@@ -55,7 +55,13 @@ async fn authenticate(
             _ => return Err(UpstreamError::UnexpectedReply("before authentication")),
         }
         out.clear();
-        match Authentication::parse(&body)? {
+        let request = Authentication::parse(&body)?;
+        tracing::trace!(
+            user,
+            request = kind(&request),
+            "server authentication request"
+        );
+        match request {
             Authentication::Ok => return Ok(()),
             Authentication::CleartextPassword => encode::password_message(&mut out, password),
             Authentication::Md5Password { salt } => {
@@ -88,5 +94,18 @@ async fn authenticate(
             Authentication::Unsupported(code) => return Err(UpstreamError::AuthUnsupported(code)),
         }
         conn.stream.write_all(&out).await?;
+    }
+}
+
+/// The request's name, for trace logs (SASL payloads carry nonces and proofs: never logged).
+fn kind(request: &Authentication<'_>) -> &'static str {
+    match request {
+        Authentication::Ok => "AuthenticationOk",
+        Authentication::CleartextPassword => "AuthenticationCleartextPassword",
+        Authentication::Md5Password { .. } => "AuthenticationMD5Password",
+        Authentication::Sasl { .. } => "AuthenticationSASL",
+        Authentication::SaslContinue(_) => "AuthenticationSASLContinue",
+        Authentication::SaslFinal(_) => "AuthenticationSASLFinal",
+        Authentication::Unsupported(_) => "unsupported",
     }
 }

@@ -6,13 +6,13 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use config::{DatabaseConfig, Secret};
-use pgwire::auth::ScramKeyCache;
+use config::DatabaseConfig;
 use pool::{BorrowError, Grant, Group, Limits, Pooled};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::{connect, ConnectParams, LiveConnections, Readers, Route, ServerConn, UpstreamError};
+use crate::credentials::{Credentials, LoginAs};
 use crate::failover::Topology;
 use crate::session::params::{sync_statement, Settings};
 use config::HostPort;
@@ -34,14 +34,6 @@ pub enum BorrowFailure {
     Timeout { waited: Duration, max_size: usize },
     Connect(UpstreamError),
     ShuttingDown,
-}
-
-/// What Sluice logs in to PostgreSQL with, for one configured user.
-pub struct Credentials {
-    pub user: String,
-    pub password: Secret<String>,
-    /// Saves the PBKDF2 rounds of SCRAM on every new server connection after the first.
-    pub key_cache: ScramKeyCache,
 }
 
 /// Server parameters differ between a primary and a standby (`in_hot_standby`), so logins
@@ -91,7 +83,8 @@ impl Target {
         &self.settings
     }
 
-    /// Opens a new server connection to the writer for `key`, by `deadline`.
+    /// Opens a new server connection to the writer for `key`, by `deadline`, trying each
+    /// password version of the user (see [`Credentials::log_in`]).
     async fn open(
         &self,
         key: &PoolKey,
@@ -148,17 +141,22 @@ impl Target {
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<ServerConn, UpstreamError> {
-        let params = ConnectParams {
-            host,
-            user: &creds.user,
-            password: creds.password.expose(),
-            database: &key.database,
-            init_query: &self.settings.init_query,
-            timeout: self.settings.connect_timeout,
-            key_cache: &creds.key_cache,
-            max_prepared: self.max_prepared,
+        let connect_as = |login: LoginAs| async move {
+            let params = ConnectParams {
+                host,
+                user: login.user(),
+                password: login.password(),
+                database: &key.database,
+                init_query: &self.settings.init_query,
+                timeout: self.settings.connect_timeout,
+                key_cache: login.key_cache(),
+                max_prepared: self.max_prepared,
+            };
+            connect(&params).await
         };
-        let connected = connect(&params).await;
+        let connected = creds
+            .log_in(self.settings.connect_timeout, connect_as)
+            .await;
         if let Err(e) = &connected {
             if !matches!(e, UpstreamError::Rejected(_)) {
                 tracing::warn!(host = %host, error = %e, "server connection failed");

@@ -1,6 +1,7 @@
 //! A real PostgreSQL cluster with Sluice in front of it, in-process on a free port.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod binary;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -31,10 +32,12 @@ pub struct Options {
     pub cluster_auth: test_support::HbaAuth,
     /// Streaming-replication standbys of the primary, listed in `hosts` after it.
     pub standbys: usize,
-    /// Lines added to `[database]`.
+    /// `secret = ...` for the `app` user instead of its inline password.
+    pub app_secret: Option<String>,
+    /// Extra lines for the [database] section.
     pub extra_database: &'static str,
-    /// TOML appended at the end, e.g. `[[endpoints]]` tables.
-    pub extra_config: &'static str,
+    /// Extra sections appended to the file ([secrets], [[access]], [[endpoints]], ...).
+    pub extra_config: String,
 }
 
 impl Default for Options {
@@ -50,8 +53,9 @@ impl Default for Options {
             extra_proxy: "",
             cluster_auth: test_support::HbaAuth::ScramSha256,
             standbys: 0,
+            app_secret: None,
             extra_database: "",
-            extra_config: "",
+            extra_config: String::new(),
         }
     }
 }
@@ -196,7 +200,7 @@ connection_borrow_timeout = "{borrow_timeout}"
 
 [[users]]
 name = "{APP}"
-password = "{APP_PASSWORD}"
+{app_credentials}
 
 [[users]]
 name = "{MD5_USER}"
@@ -222,6 +226,10 @@ filter = "warn"
         max_connections = o.max_connections,
         borrow_timeout = o.borrow_timeout,
         extra_database = o.extra_database,
+        app_credentials = match &o.app_secret {
+            Some(secret) => format!("secret = \"{secret}\""),
+            None => format!("password = \"{APP_PASSWORD}\""),
+        },
         extra_config = o.extra_config,
     )
 }
