@@ -113,6 +113,10 @@ pub struct ProxyConfig {
     pub max_failed_logins: Option<u32>,
     /// The sliding window `max_failed_logins` counts over. Default 1 minute, > 0.
     pub failed_login_window: Duration,
+    /// Set SO_REUSEPORT on the listeners, so a new Sluice can start on the same addresses
+    /// beside the old one for a zero-downtime upgrade. Default false: a second instance on the
+    /// same port by mistake is then an error, not a silent split of the traffic.
+    pub so_reuseport: bool,
 }
 
 /// The reasons a client can be pinned to its server connection (see docs/pinning.md).
@@ -141,6 +145,7 @@ impl Default for ProxyConfig {
             ignore_pin_reasons: Vec::new(),
             max_failed_logins: Some(defaults::MAX_FAILED_LOGINS),
             failed_login_window: defaults::FAILED_LOGIN_WINDOW,
+            so_reuseport: false,
         }
     }
 }

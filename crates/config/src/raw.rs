@@ -38,6 +38,7 @@ pub(crate) struct RawProxy {
     pub worker_threads: Option<i64>,
     pub max_prepared_statements: Option<i64>,
     pub ignore_pin_reasons: Option<Vec<String>>,
+    pub so_reuseport: Option<bool>,
     pub max_failed_logins: Option<i64>,
     pub failed_login_window: Option<StrOrInt>,
 }

@@ -167,6 +167,7 @@ impl Checker {
                     positive_duration,
                 )
                 .unwrap_or(d.failed_login_window),
+            so_reuseport: raw.so_reuseport.unwrap_or(d.so_reuseport),
         }
     }
 

@@ -108,11 +108,12 @@ impl Proxy {
     /// the source) and binds the listener.
     pub async fn bind(config: Config) -> anyhow::Result<Proxy> {
         let users = UserDirectory::load(&config).await?;
-        let listener = bind_listener(config.proxy.listen)
+        let reuse_port = config.proxy.so_reuseport;
+        let listener = bind_listener(config.proxy.listen, reuse_port)
             .with_context(|| format!("could not listen on {}", config.proxy.listen))?;
         let mut endpoints = Vec::with_capacity(config.endpoints.len());
         for endpoint in &config.endpoints {
-            let bound = bind_listener(endpoint.listen).with_context(|| {
+            let bound = bind_listener(endpoint.listen, reuse_port).with_context(|| {
                 format!(
                     "could not listen on {} for endpoint {:?}",
                     endpoint.listen, endpoint.name
@@ -277,13 +278,16 @@ async fn follow_standbys(shared: Arc<Shared>) {
     }
 }
 
-/// SO_REUSEADDR so a restart does not wait out TIME_WAIT.
-fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// SO_REUSEADDR so a restart does not wait out TIME_WAIT; SO_REUSEPORT if configured.
+fn bind_listener(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
     socket.set_reuseaddr(true)?;
+    // Lets an upgraded Sluice listen beside the old one; the kernel spreads new connections
+    // over both until the old one stops accepting (docs/operations.md).
+    socket.set_reuseport(reuse_port)?;
     socket.bind(addr)?;
     socket.listen(1024)
 }
@@ -315,6 +319,27 @@ async fn reap_idle_servers(shared: Arc<Shared>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config_on(listen: &str, reuse_port: bool) -> Config {
+        Config::from_toml_str(&format!(
+            "[proxy]\nlisten = \"{listen}\"\nso_reuseport = {reuse_port}\n\
+             [database]\nhosts = [\"127.0.0.1:9\"]\n[[users]]\nname = \"a\"\npassword = \"b\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn so_reuseport_lets_a_second_proxy_listen_beside_the_first() {
+        let first = Proxy::bind(config_on("127.0.0.1:0", true)).await.unwrap();
+        let addr = first.local_addr().to_string();
+        let second = Proxy::bind(config_on(&addr, true)).await.unwrap();
+        assert_eq!(second.local_addr(), first.local_addr());
+
+        let plain = Proxy::bind(config_on("127.0.0.1:0", false)).await.unwrap();
+        let taken = plain.local_addr().to_string();
+        let err = Proxy::bind(config_on(&taken, false)).await.err().unwrap();
+        assert!(format!("{err:#}").contains(&format!("could not listen on {taken}")));
+    }
 
     /// Thousands of idle clients each hold one session task: its size is most of what an idle
     /// client costs (2.5 KiB measured with 5,000 clients, see docs/benchmarks.md), so a change
