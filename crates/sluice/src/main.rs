@@ -115,11 +115,16 @@ fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let proxy = Proxy::bind(config).await?;
     let handle = proxy.shutdown_handle();
+    // Installed before READY, so a SIGTERM right after it drains instead of killing.
+    let mut stop = StopSignals::install()?;
+    // Under systemd (Type=notify): the listeners are bound, clients can connect.
+    notify_systemd(sd_notify::NotifyState::Ready);
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop.next().await;
         tracing::info!("shutdown requested; send the signal again to stop at once");
+        notify_systemd(sd_notify::NotifyState::Stopping);
         handle.shutdown();
-        wait_for_signal().await;
+        stop.next().await;
         tracing::warn!("second signal: stopping now");
         std::process::exit(1);
     });
@@ -127,14 +132,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// Tells systemd about a state change; a no-op when not started by systemd (no NOTIFY_SOCKET).
+fn notify_systemd(state: sd_notify::NotifyState) {
+    if let Err(e) = sd_notify::notify(false, &[state]) {
+        tracing::warn!(error = %e, "could not notify systemd");
+    }
+}
+
+/// SIGTERM and SIGINT.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> anyhow::Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
