@@ -14,6 +14,7 @@ mod host;
 mod model;
 mod raw;
 mod secret;
+mod tls;
 mod toml_error;
 mod validate;
 
@@ -26,6 +27,7 @@ pub use model::{
     PIN_REASONS,
 };
 pub use secret::Secret;
+pub use tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode, TlsVersion};
 
 impl Config {
     /// Parses and validates a configuration from TOML text.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::host::HostPort;
 use crate::secret::Secret;
+use crate::tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode};
 
 /// Default values, in one place so `Default` impls, validation and tests agree.
 pub(crate) mod defaults {
@@ -93,6 +94,8 @@ pub struct ProxyConfig {
     /// no longer pins the client, and may then be lost between transactions. Names from
     /// [`PIN_REASONS`]. Default none.
     pub ignore_pin_reasons: Vec<String>,
+    /// `[proxy.tls]`: TLS for clients. `None` (no section): SSLRequest is answered 'N'.
+    pub tls: Option<ProxyTlsConfig>,
 }
 
 /// The reasons a client can be pinned to its server connection (see docs/pinning.md).
@@ -119,6 +122,7 @@ impl Default for ProxyConfig {
             worker_threads: None,
             max_prepared_statements: 500,
             ignore_pin_reasons: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -183,6 +187,14 @@ pub struct DatabaseConfig {
     /// How often the monitor asks every host whether it is the primary (and at once when a
     /// server connection fails). Default 1s, > 0.
     pub probe_interval: Duration,
+    /// TLS to PostgreSQL, as libpq's sslmode. Default [`ServerTlsMode::Prefer`].
+    pub tls_mode: ServerTlsMode,
+    /// PEM file with the CA certificate(s) PostgreSQL's certificate must chain to. Required
+    /// for verify-ca and verify-full.
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// Authentication requests from PostgreSQL that Sluice answers. Default
+    /// [`ServerAuth::Any`].
+    pub server_auth: ServerAuth,
 }
 
 /// `[[users]]`: one login that clients may use.
@@ -284,3 +296,4 @@ macro_rules! display_as_str {
     )*};
 }
 display_as_str!(PoolMode, ClientAuth, LogFormat);
+pub(crate) use display_as_str;

@@ -35,6 +35,16 @@ pub(crate) struct RawProxy {
     pub worker_threads: Option<i64>,
     pub max_prepared_statements: Option<i64>,
     pub ignore_pin_reasons: Option<Vec<String>>,
+    pub tls: Option<RawProxyTls>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawProxyTls {
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub min_version: Option<String>,
+    pub require_tls: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -50,6 +60,9 @@ pub(crate) struct RawDatabase {
     pub server_lifetime: Option<StrOrInt>,
     pub connect_timeout: Option<StrOrInt>,
     pub probe_interval: Option<StrOrInt>,
+    pub tls_mode: Option<String>,
+    pub tls_ca_file: Option<String>,
+    pub server_auth: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
