@@ -23,6 +23,7 @@ mod failover;
 pub mod proxy;
 mod session;
 mod statements;
+mod tls;
 pub mod telemetry;
 mod upstream;
 

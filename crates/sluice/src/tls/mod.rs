@@ -1,0 +1,24 @@
+//! TLS on both sides: clients to Sluice ([`ClientTls`], with a certificate that reloads on
+//! SIGHUP) and Sluice to PostgreSQL ([`ServerTls`], libpq's sslmode semantics). Both hand the
+//! session code a plain socket ([`hand_over`]) and the channel-binding data that
+//! SCRAM-SHA-256-PLUS needs ([`tls_server_end_point`]).
+
+mod acceptor;
+mod cert_store;
+mod connector;
+mod end_point;
+mod pump;
+mod verifiers;
+
+use std::sync::Arc;
+
+pub use acceptor::{Accepted, ClientTls, ALPN_POSTGRESQL};
+pub use cert_store::{CertError, CertStore};
+pub use connector::{Secured, ServerTls, ServerTlsSetupError};
+pub use end_point::tls_server_end_point;
+pub use pump::hand_over;
+
+/// ring: builds with a C compiler alone (aws-lc-rs would need cmake).
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}

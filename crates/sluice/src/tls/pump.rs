@@ -1,0 +1,63 @@
+//! Hands a TLS session to the session code as a plain socket.
+//!
+//! The relay is built on readiness (`readable()`, `try_read`, `try_write`) so that both
+//! directions wait at once without copies; a TLS stream offers no such interface. So a small
+//! task per TLS connection moves bytes between the TLS stream and one end of a local socket
+//! pair, and the session gets the other end. `recv`, `send` and `shutdown` behave the same on
+//! a Unix socket as on TCP, which is all the session does with its socket, so the local end is
+//! handed over as a `TcpStream` and everything downstream stays as it is.
+//!
+//! Closing either side closes the other: the session dropping its end ends the pump, which
+//! sends close_notify; the peer closing makes the session read EOF.
+
+use std::os::fd::OwnedFd;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpStream, UnixStream};
+
+/// Each direction's copy buffer, held for the connection's life: small, since thousands of
+/// idle clients each have two.
+const PUMP_BUFFER: usize = 8 * 1024;
+
+/// Starts the pump for `tls` and returns the session's end.
+pub fn hand_over<S>(tls: S) -> std::io::Result<TcpStream>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (session_end, pump_end) = std::os::unix::net::UnixStream::pair()?;
+    session_end.set_nonblocking(true)?;
+    pump_end.set_nonblocking(true)?;
+    let pump_end = UnixStream::from_std(pump_end)?;
+    let session_end = TcpStream::from_std(std::net::TcpStream::from(OwnedFd::from(session_end)))?;
+    tokio::spawn(pump(tls, pump_end));
+    Ok(session_end)
+}
+
+/// Runs until the session closes its end (then close_notify goes to the peer) or either side
+/// fails. The peer closing first only closes the session's read side: the session still
+/// gets to send its last words, and then closes.
+async fn pump<S>(tls: S, local: UnixStream)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (tls_read, mut tls_write) = tokio::io::split(tls);
+    let (local_read, mut local_write) = local.into_split();
+    let outbound = async {
+        let mut from_session = BufReader::with_capacity(PUMP_BUFFER, local_read);
+        tokio::io::copy_buf(&mut from_session, &mut tls_write).await?;
+        tls_write.shutdown().await
+    };
+    let inbound = async {
+        let mut from_peer = BufReader::with_capacity(PUMP_BUFFER, tls_read);
+        tokio::io::copy_buf(&mut from_peer, &mut local_write).await?;
+        local_write.shutdown().await?;
+        std::future::pending::<std::io::Result<()>>().await
+    };
+    let ended = tokio::select! {
+        ended = outbound => ended,
+        ended = inbound => ended,
+    };
+    if let Err(e) = ended {
+        tracing::debug!(error = %e, "TLS connection ended");
+    }
+}
