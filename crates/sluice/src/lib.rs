@@ -27,4 +27,5 @@ mod tls;
 pub mod telemetry;
 mod upstream;
 
-pub use proxy::{Observer, Proxy, ShutdownHandle};
+pub use proxy::{CertificateReloader, Observer, Proxy, ShutdownHandle};
+pub use tls::CertError;

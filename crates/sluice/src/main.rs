@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use config::{Config, LogFormat};
-use sluice::Proxy;
+use sluice::{CertificateReloader, Proxy};
 
 /// Sluice: a PostgreSQL connection-pooling proxy. Thousands of clients share a few server
 /// connections, lent per transaction.
@@ -115,6 +115,7 @@ fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let proxy = Proxy::bind(config).await?;
     let handle = proxy.shutdown_handle();
+    reload_on_sighup(proxy.certificate_reloader());
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested; send the signal again to stop at once");
@@ -125,6 +126,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     proxy.run().await;
     Ok(())
+}
+
+/// SIGHUP re-reads what can change while running: the TLS certificate today. Handled even
+/// without TLS, so a stray SIGHUP does not kill the process (its default action).
+fn reload_on_sighup(certificates: Option<CertificateReloader>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: reloading is unavailable");
+        return;
+    };
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading");
+            if let Some(certificates) = &certificates {
+                certificates.reload_and_log();
+            }
+        }
+    });
 }
 
 async fn wait_for_signal() {

@@ -18,11 +18,14 @@ use crate::failover::{spawn_monitor, MonitorLogin};
 use crate::session::cancel::CancelRegistry;
 use crate::session::pinning::{PinCounters, PinReason};
 use crate::statements::StatementRegistry;
+use crate::tls::{CertError, CertStore, ClientTls, ServerTls};
 use crate::upstream::Target;
 
 /// State every session reads.
 pub struct Shared {
     pub config: Config,
+    /// `[proxy.tls]`, loaded; `None` when clients get 'N' to SSLRequest.
+    pub client_tls: Option<ClientTls>,
     pub users: UserDirectory,
     pub target: Target,
     pub cancels: Arc<CancelRegistry>,
@@ -68,6 +71,23 @@ impl Observer {
     }
 }
 
+/// Re-reads the client-facing certificate and key while the proxy runs. New connections get
+/// the new certificate; sessions already running keep theirs. A pair that does not load is
+/// refused and the current one stays.
+#[derive(Clone)]
+pub struct CertificateReloader(Arc<CertStore>);
+
+impl CertificateReloader {
+    pub fn reload(&self) -> Result<(), CertError> {
+        self.0.reload()
+    }
+
+    /// [`CertificateReloader::reload`] with the outcome logged, for the SIGHUP handler.
+    pub fn reload_and_log(&self) {
+        self.0.reload_and_log()
+    }
+}
+
 /// Asks a running proxy to stop accepting and drain.
 #[derive(Clone)]
 pub struct ShutdownHandle(watch::Sender<bool>);
@@ -83,12 +103,19 @@ impl Proxy {
     pub async fn bind(config: Config) -> anyhow::Result<Proxy> {
         let listener = bind_listener(config.proxy.listen)
             .with_context(|| format!("could not listen on {}", config.proxy.listen))?;
+        let client_tls = match &config.proxy.tls {
+            Some(tls) => Some(ClientTls::new(tls).context("proxy.tls: cannot load the certificate")?),
+            None => None,
+        };
+        let server_tls = Arc::new(ServerTls::new(&config.database)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Shared {
+            client_tls,
             users: UserDirectory::from_config(&config),
             target: Target::new(
                 config.database.clone(),
                 config.proxy.max_prepared_statements,
+                server_tls,
             ),
             cancels: Arc::new(CancelRegistry::default()),
             statements: StatementRegistry::default(),
@@ -125,6 +152,12 @@ impl Proxy {
     /// A read-only view of the running proxy's counters.
     pub fn observer(&self) -> Observer {
         Observer(self.shared.clone())
+    }
+
+    /// Reloads `[proxy.tls]`'s certificate files (what SIGHUP does); `None` without TLS.
+    pub fn certificate_reloader(&self) -> Option<CertificateReloader> {
+        let tls = self.shared.client_tls.as_ref()?;
+        Some(CertificateReloader(tls.store.clone()))
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {
@@ -168,6 +201,8 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
             .cloned()
             .unwrap_or_else(|| "postgres".into()),
         connect_timeout: db.connect_timeout,
+        tls: shared.target.tls.clone(),
+        server_auth: db.server_auth,
     };
     let pool = shared.target.pool.clone();
     let live = shared.target.live.clone();

@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use pgwire::auth::scram::SCRAM_SHA_256;
-use pgwire::auth::{md5, ScramSecret, ScramServer};
+use pgwire::auth::{md5, ScramError, ScramSecret, ScramServer};
 use pgwire::frontend::{self, SaslInitialResponse};
 use pgwire::{encode, FrontendTag, ProtocolError};
 
 use super::{UserDirectory, UserEntry};
-use crate::accept::ClientConn;
+use crate::accept::{ClientConn, Transport};
 use crate::error::SessionError;
 use config::ClientAuth;
 
@@ -39,15 +38,25 @@ pub async fn authenticate(
     }
 }
 
-/// Runs SCRAM-SHA-256; Ok(false) when the proof is wrong.
+/// Runs SCRAM-SHA-256, or over TLS SCRAM-SHA-256-PLUS if the client picks it; Ok(false)
+/// when the proof is wrong, or channel binding fails or was stripped (a downgrade).
 async fn scram(client: &mut ClientConn, secret: ScramSecret) -> Result<bool, SessionError> {
-    encode::authentication_sasl(&mut client.wbuf, &[SCRAM_SHA_256]);
+    let mut server = match &client.transport {
+        Transport::Tls {
+            end_point: Some(end_point),
+        } => ScramServer::with_channel_binding(secret, end_point.to_vec()),
+        _ => ScramServer::new(secret),
+    };
+    encode::authentication_sasl(&mut client.wbuf, server.mechanisms());
     client.flush().await?;
     let body = read_password_message(client).await?;
     let initial = SaslInitialResponse::parse(&body)?;
-    let mut server = ScramServer::new(secret);
-    let Ok(server_first) = server.client_first(initial.mechanism, initial.data) else {
-        return Ok(false);
+    let server_first = match server.client_first(initial.mechanism, initial.data) {
+        Ok(server_first) => server_first,
+        Err(e) => {
+            tracing::info!(error = %e, "SCRAM exchange refused");
+            return Ok(false);
+        }
     };
     encode::authentication_sasl_continue(&mut client.wbuf, &server_first);
     client.flush().await?;
@@ -57,7 +66,12 @@ async fn scram(client: &mut ClientConn, secret: ScramSecret) -> Result<bool, Ses
             encode::authentication_sasl_final(&mut client.wbuf, &server_final);
             Ok(true)
         }
-        Err(_) => Ok(false),
+        Err(e) => {
+            if !matches!(e, ScramError::InvalidProof) {
+                tracing::info!(error = %e, "SCRAM exchange refused");
+            }
+            Ok(false)
+        }
     }
 }
 

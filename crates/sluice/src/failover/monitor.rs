@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use config::HostPort;
+use config::{HostPort, ServerAuth};
 use pgwire::auth::ScramKeyCache;
 use tokio::task::JoinHandle;
 
 use super::Topology;
+use crate::tls::ServerTls;
 use crate::upstream::{connect, ConnectParams, ServerConn};
 
 /// Who the monitor logs in as (the first configured user) and where.
@@ -18,6 +19,9 @@ pub struct MonitorLogin {
     pub password: config::Secret<String>,
     pub database: String,
     pub connect_timeout: Duration,
+    /// The same TLS and server_auth settings as every other server connection.
+    pub tls: Arc<ServerTls>,
+    pub server_auth: ServerAuth,
 }
 
 /// What one probe found.
@@ -58,9 +62,12 @@ pub fn spawn_monitor(
             let probing = hosts
                 .iter()
                 .zip(probes.iter_mut())
-                .map(|(host, probe)| probe_host(host, probe, &login, &key_cache));
+                .map(|(host, probe)| probe_host(host, probe, &login, &key_cache, &topology));
             let roles = futures_util::future::join_all(probing).await;
             let writer = elect(&hosts, &roles, &mut cluster);
+            if writer.is_some() {
+                topology.clear_probe_failure();
+            }
             if topology.elect(writer.clone()) {
                 match &writer {
                     Some(host) => tracing::info!(writer = %host, ?roles, "writer elected"),
@@ -117,6 +124,7 @@ async fn probe_host(
     probe: &mut Option<ServerConn>,
     login: &MonitorLogin,
     key_cache: &ScramKeyCache,
+    topology: &Topology,
 ) -> Role {
     if probe.is_none() {
         let params = ConnectParams {
@@ -128,11 +136,15 @@ async fn probe_host(
             timeout: login.connect_timeout,
             key_cache,
             max_prepared: 1,
+            tls: &login.tls,
+            server_auth: login.server_auth,
         };
         match connect(&params).await {
             Ok(conn) => *probe = Some(conn),
             Err(e) => {
-                tracing::debug!(host = %host, error = %e, "probe connection failed");
+                if topology.note_probe_failure(format!("{host}: {e}")) {
+                    tracing::warn!(host = %host, error = %e, "probe connection failed");
+                }
                 return Role::Down;
             }
         }

@@ -1,7 +1,7 @@
 //! TLS on both sides: clients to Sluice ([`ClientTls`], with a certificate that reloads on
 //! SIGHUP) and Sluice to PostgreSQL ([`ServerTls`], libpq's sslmode semantics). Both hand the
 //! session code a plain socket ([`hand_over`]) and the channel-binding data that
-//! SCRAM-SHA-256-PLUS needs ([`tls_server_end_point`]).
+//! SCRAM-SHA-256-PLUS needs (`end_point`).
 
 mod acceptor;
 mod cert_store;
@@ -12,11 +12,10 @@ mod verifiers;
 
 use std::sync::Arc;
 
-pub use acceptor::{Accepted, ClientTls, ALPN_POSTGRESQL};
+pub use acceptor::ClientTls;
 pub use cert_store::{CertError, CertStore};
-pub use connector::{Secured, ServerTls, ServerTlsSetupError};
-pub use end_point::tls_server_end_point;
-pub use pump::hand_over;
+pub use connector::ServerTls;
+pub use pump::{hand_over, local_pair};
 
 /// ring: builds with a C compiler alone (aws-lc-rs would need cmake).
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

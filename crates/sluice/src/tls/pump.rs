@@ -24,13 +24,32 @@ pub fn hand_over<S>(tls: S) -> std::io::Result<TcpStream>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (session_end, pump_end) = local_pair()?;
+    pump_end.start(tls);
+    Ok(session_end)
+}
+
+/// A connected pair: the session's end, and the pump's end to start once the handshake on
+/// the real socket is done.
+pub fn local_pair() -> std::io::Result<(TcpStream, PumpEnd)> {
     let (session_end, pump_end) = std::os::unix::net::UnixStream::pair()?;
     session_end.set_nonblocking(true)?;
     pump_end.set_nonblocking(true)?;
     let pump_end = UnixStream::from_std(pump_end)?;
     let session_end = TcpStream::from_std(std::net::TcpStream::from(OwnedFd::from(session_end)))?;
-    tokio::spawn(pump(tls, pump_end));
-    Ok(session_end)
+    Ok((session_end, PumpEnd(pump_end)))
+}
+
+/// The pump's end of a [`local_pair`].
+pub struct PumpEnd(UnixStream);
+
+impl PumpEnd {
+    pub fn start<S>(self, tls: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        tokio::spawn(pump(tls, self.0));
+    }
 }
 
 /// Runs until the session closes its end (then close_notify goes to the peer) or either side

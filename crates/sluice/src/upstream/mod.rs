@@ -4,6 +4,7 @@
 mod connect;
 mod error;
 mod live;
+mod secure;
 mod server_auth;
 mod server_conn;
 mod target;

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::{connect, ConnectParams, LiveConnections, ServerConn, UpstreamError};
 use crate::failover::Topology;
+use crate::tls::ServerTls;
 use crate::session::params::{sync_statement, Settings};
 
 /// Server connections are pooled per (database, user): a connection logged in as one role
@@ -49,6 +50,8 @@ pub struct Target {
     pub live: Arc<LiveConnections>,
     settings: DatabaseConfig,
     max_prepared: usize,
+    /// tls_mode applied to every connection to any host.
+    pub tls: Arc<ServerTls>,
     server_max_connections: OnceCell<u32>,
     // std Mutex: held only to clone an Arc in or out, never across an await.
     params: Mutex<HashMap<PoolKey, Arc<OnceCell<ServerParams>>>>,
@@ -61,7 +64,7 @@ pub struct Target {
 const MAX_CACHED_SETTINGS: usize = 1024;
 
 impl Target {
-    pub fn new(settings: DatabaseConfig, max_prepared: usize) -> Self {
+    pub fn new(settings: DatabaseConfig, max_prepared: usize, tls: Arc<ServerTls>) -> Self {
         // Until the server's max_connections is known, allow one connection: the first login
         // discovers the real limit with it.
         let limits = limits_for(&settings, None);
@@ -71,6 +74,7 @@ impl Target {
             live: Arc::new(LiveConnections::default()),
             settings,
             max_prepared,
+            tls,
             server_max_connections: OnceCell::new(),
             params: Mutex::new(HashMap::new()),
             params_with_settings: Mutex::new(HashMap::new()),
@@ -94,7 +98,10 @@ impl Target {
             .topology
             .wait_for_writer(wait)
             .await
-            .ok_or(UpstreamError::NoWriter { waited: wait })?;
+            .ok_or_else(|| UpstreamError::NoWriter {
+                waited: wait,
+                probe_failure: self.topology.probe_failure(),
+            })?;
         let host = &writer.host;
         let params = ConnectParams {
             host,
@@ -105,6 +112,8 @@ impl Target {
             timeout: self.settings.connect_timeout,
             key_cache: &creds.key_cache,
             max_prepared: self.max_prepared,
+            tls: &self.tls,
+            server_auth: self.settings.server_auth,
         };
         match connect(&params).await {
             Ok(mut conn) => {
