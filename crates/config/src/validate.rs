@@ -148,7 +148,11 @@ impl Checker {
 
     /// `[proxy.tls]`: both files are required once the section is there.
     fn proxy_tls(&mut self, raw: RawProxyTls) -> Option<ProxyTlsConfig> {
-        let cert_file = self.path("proxy.tls.cert_file", raw.cert_file, "the PEM certificate chain");
+        let cert_file = self.path(
+            "proxy.tls.cert_file",
+            raw.cert_file,
+            "the PEM certificate chain",
+        );
         let key_file = self.path("proxy.tls.key_file", raw.key_file, "the PEM private key");
         let min_version = self
             .field(
@@ -261,9 +265,12 @@ impl Checker {
 
         let (tls_mode, tls_ca_file) = self.server_tls(raw.tls_mode, raw.tls_ca_file);
         let server_auth = self
-            .field("database.server_auth", raw.server_auth, ServerAuth::default(), |s| {
-                one_of(&s, ServerAuth::ALL)
-            })
+            .field(
+                "database.server_auth",
+                raw.server_auth,
+                ServerAuth::default(),
+                |s| one_of(&s, ServerAuth::ALL),
+            )
             .unwrap_or_default();
         DatabaseConfig {
             tls_mode,

@@ -91,9 +91,9 @@ impl SessionError {
         let fatal = |code, msg: String| Some(ErrorFields::new(Severity::Fatal, code, msg));
         match self {
             // A failed handshake leaves no channel to send anything on.
-            SessionError::ClientIo(_) | SessionError::ClientGone | SessionError::TlsHandshake(_) => {
-                None
-            }
+            SessionError::ClientIo(_)
+            | SessionError::ClientGone
+            | SessionError::TlsHandshake(_) => None,
             SessionError::ClientProtocol(e) => fatal(SqlState::PROTOCOL_VIOLATION, e.to_string()),
             // Same text for unknown users and wrong passwords, as PostgreSQL does.
             SessionError::AuthFailed { user, .. } => fatal(

@@ -23,8 +23,8 @@ mod failover;
 pub mod proxy;
 mod session;
 mod statements;
-mod tls;
 pub mod telemetry;
+mod tls;
 mod upstream;
 
 pub use proxy::{CertificateReloader, Observer, Proxy, ShutdownHandle};

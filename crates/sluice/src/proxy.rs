@@ -104,7 +104,9 @@ impl Proxy {
         let listener = bind_listener(config.proxy.listen)
             .with_context(|| format!("could not listen on {}", config.proxy.listen))?;
         let client_tls = match &config.proxy.tls {
-            Some(tls) => Some(ClientTls::new(tls).context("proxy.tls: cannot load the certificate")?),
+            Some(tls) => {
+                Some(ClientTls::new(tls).context("proxy.tls: cannot load the certificate")?)
+            }
             None => None,
         };
         let server_tls = Arc::new(ServerTls::new(&config.database)?);

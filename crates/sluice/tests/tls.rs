@@ -50,7 +50,15 @@ async fn psql(side: &ClientSide, conninfo: &str) -> std::process::Output {
         side.sluice.addr.port()
     );
     tokio::task::spawn_blocking(move || {
-        let args = ["-X", "-A", "-t", "-d", &conninfo, "-c", "SELECT 'through sluice'"];
+        let args = [
+            "-X",
+            "-A",
+            "-t",
+            "-d",
+            &conninfo,
+            "-c",
+            "SELECT 'through sluice'",
+        ];
         run_client("psql", &args, APP_PASSWORD, Duration::from_secs(20)).unwrap()
     })
     .await
@@ -67,21 +75,32 @@ async fn psql_verify_full_with_channel_binding_required() {
             "sslmode=verify-full sslrootcert={} channel_binding=require",
             root.display()
         ),
-    ).await;
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "psql failed: {stderr}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "through sluice");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "through sluice"
+    );
 
     // sslmode=require (no verification) works too.
     let out = psql(&side, "sslmode=require").await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A client that trusts another CA refuses Sluice's certificate.
-    let other = side.files.write("other-ca.crt", &Ca::new("someone else").pem());
+    let other = side
+        .files
+        .write("other-ca.crt", &Ca::new("someone else").pem());
     let out = psql(
         &side,
         &format!("sslmode=verify-full sslrootcert={}", other.display()),
-    ).await;
+    )
+    .await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("certificate verify failed"));
 }
@@ -118,14 +137,19 @@ async fn plaintext_client_refused_when_tls_is_required() {
         "host=127.0.0.1 port={} user={APP} password={APP_PASSWORD} dbname={APP}",
         side.sluice.addr.port()
     );
-    let err = tokio_postgres::connect(&connstr, NoTls).await.err().unwrap();
+    let err = tokio_postgres::connect(&connstr, NoTls)
+        .await
+        .err()
+        .unwrap();
     let (code, message) = db_error(&err);
     assert_eq!(code, "28000");
     assert!(message.contains("TLS is required"), "{message}");
 
     // Refused before any password is asked: the first reply to the startup message is the
     // error, not an authentication request.
-    let mut raw = RawConn::connect(&side.sluice.addr.to_string()).await.unwrap();
+    let mut raw = RawConn::connect(&side.sluice.addr.to_string())
+        .await
+        .unwrap();
     raw.send(&test_support::raw::startup_message(&[("user", APP)]))
         .await
         .unwrap();
@@ -136,7 +160,11 @@ async fn plaintext_client_refused_when_tls_is_required() {
 
     // The same client with TLS gets in.
     let out = psql(&side, "sslmode=require").await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
@@ -146,7 +174,9 @@ async fn bytes_after_ssl_request_are_refused_not_read_as_the_session() {
     // plaintext and must never count as sent over TLS.
     let mut packet = ssl_request();
     packet.extend(test_support::raw::startup_message(&[("user", APP)]));
-    let mut raw = RawConn::connect(&side.sluice.addr.to_string()).await.unwrap();
+    let mut raw = RawConn::connect(&side.sluice.addr.to_string())
+        .await
+        .unwrap();
     raw.send(&packet).await.unwrap();
     let (tag, body) = raw.recv().await.unwrap().unwrap();
     assert_eq!(tag, b'E', "expected an error instead of 'S'");
@@ -194,12 +224,17 @@ async fn certificate_reload_serves_new_connections_and_keeps_old_sessions() {
     assert_eq!(row.get::<_, i32>(0), 7);
 
     // A broken key file is refused and the second certificate stays.
-    side.files.write("sluice.key", "-----BEGIN PRIVATE KEY-----\nnot a key\n");
+    side.files
+        .write("sluice.key", "-----BEGIN PRIVATE KEY-----\nnot a key\n");
     let err = reloader.reload().unwrap_err().to_string();
     assert!(err.contains("sluice.key"), "{err}");
-    assert!(!err.contains("not a key"), "key file contents must not be shown: {err}");
+    assert!(
+        !err.contains("not a key"),
+        "key file contents must not be shown: {err}"
+    );
     // So is a key that belongs to another certificate.
-    side.files.write("sluice.key", &side.ca.issue(&["x"]).key_pem);
+    side.files
+        .write("sluice.key", &side.ca.issue(&["x"]).key_pem);
     let err = reloader.reload().unwrap_err().to_string();
     assert!(err.contains("does not belong"), "{err}");
     assert_eq!(
@@ -303,7 +338,11 @@ async fn sluice_to_postgres_in_each_verifying_mode() {
     let wrong_ca = files.write("wrong-ca.crt", &Ca::new("not the one").pem());
     // The certificate names "localhost" only. The cluster accepts plaintext too, so a
     // fallback to plaintext would show up as a successful login.
-    let pg = cluster(HbaAuth::ScramSha256, Some((&ca.issue(&["localhost"]), false))).await;
+    let pg = cluster(
+        HbaAuth::ScramSha256,
+        Some((&ca.issue(&["localhost"]), false)),
+    )
+    .await;
     let by_ip = pg.addr();
     let by_name = format!("localhost:{}", pg.port());
 
@@ -321,13 +360,19 @@ async fn sluice_to_postgres_in_each_verifying_mode() {
     // verify-full by IP: the certificate does not name 127.0.0.1.
     let proxy = sluice(&by_ip, &database_tls("verify-full", Some(&ca_file)), "").await;
     let err = through_sluice(&proxy).await.unwrap_err();
-    assert!(err.contains("TLS with") && err.contains("not valid for name"), "{err}");
+    assert!(
+        err.contains("TLS with") && err.contains("not valid for name"),
+        "{err}"
+    );
     drop(proxy);
 
     // verify-full against another CA.
     let proxy = sluice(&by_name, &database_tls("verify-full", Some(&wrong_ca)), "").await;
     let err = through_sluice(&proxy).await.unwrap_err();
-    assert!(err.contains("TLS with") && err.contains("UnknownIssuer"), "{err}");
+    assert!(
+        err.contains("TLS with") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
     drop(proxy);
 }
 
@@ -344,7 +389,8 @@ async fn prefer_falls_back_to_plaintext_and_require_does_not() {
     for (mode, ca) in [("require", None), ("verify-full", Some(ca_file.as_path()))] {
         let proxy = sluice(&pg.addr(), &database_tls(mode, ca), "").await;
         let err = through_sluice(&proxy).await.unwrap_err();
-        let want = format!("does not accept TLS, and tls_mode = \"{mode}\" does not allow plaintext");
+        let want =
+            format!("does not accept TLS, and tls_mode = \"{mode}\" does not allow plaintext");
         assert!(err.contains(&want), "{err}");
     }
 }
@@ -381,5 +427,8 @@ async fn cleartext_password_only_over_tls() {
     )
     .await;
     let err = through_sluice(&strict).await.unwrap_err();
-    assert!(err.contains("server asked for a cleartext password"), "{err}");
+    assert!(
+        err.contains("server asked for a cleartext password"),
+        "{err}"
+    );
 }

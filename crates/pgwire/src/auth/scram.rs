@@ -301,7 +301,9 @@ impl ScramServer {
             return Err(ScramError::OutOfOrder);
         };
         let client_final = parse_client_final(as_text(data)?)?;
-        let echoed = BASE64.decode(client_final.channel_binding).unwrap_or_default();
+        let echoed = BASE64
+            .decode(client_final.channel_binding)
+            .unwrap_or_default();
         if !bool::from(echoed.ct_eq(&exchange.cbind_input)) {
             return Err(ScramError::ChannelBindingMismatch);
         }
@@ -1400,7 +1402,10 @@ mod tests {
     }
 
     /// A whole exchange where the client chooses its mechanism from the server's list.
-    fn bound_exchange(client: &mut ScramClient, server: &mut ScramServer) -> Result<(), ScramError> {
+    fn bound_exchange(
+        client: &mut ScramClient,
+        server: &mut ScramServer,
+    ) -> Result<(), ScramError> {
         let mechanism = client.mechanism();
         assert!(server.mechanisms().contains(&mechanism));
         let server_first = server.client_first(mechanism, &client.client_first())?;

@@ -32,7 +32,9 @@ pub enum Transport {
     Plain,
     /// TLS; `end_point` is the channel-binding data of the certificate this client was shown
     /// (`None` when its signature algorithm allows no binding).
-    Tls { end_point: Option<Box<[u8]>> },
+    Tls {
+        end_point: Option<Box<[u8]>>,
+    },
 }
 
 impl ClientConn {

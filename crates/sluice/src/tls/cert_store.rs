@@ -33,7 +33,10 @@ pub enum CertError {
     #[error("{0} holds no PEM certificate")]
     NoCertificate(PathBuf),
     #[error("the key in {path} is not usable: {source}")]
-    BadKey { path: PathBuf, source: rustls::Error },
+    BadKey {
+        path: PathBuf,
+        source: rustls::Error,
+    },
     #[error("the key in {key} does not belong to the certificate in {cert}: {source}")]
     Mismatch {
         cert: PathBuf,

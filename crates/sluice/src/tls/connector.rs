@@ -63,12 +63,10 @@ impl ServerTls {
                     .as_deref()
                     .expect("config validation requires tls_ca_file for verify modes");
                 let roots = load_roots(ca)?;
-                let full = WebPkiServerVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider.clone(),
-                )
-                .build()
-                .map_err(|e| ServerTlsSetupError::Verifier(e.to_string()))?;
+                let full =
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|e| ServerTlsSetupError::Verifier(e.to_string()))?;
                 match db.tls_mode {
                     ServerTlsMode::VerifyCa => Arc::new(ChainOnlyVerifier(full)),
                     _ => full,

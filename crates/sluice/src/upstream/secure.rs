@@ -13,7 +13,9 @@ use crate::tls::{hand_over, ServerTls};
 pub enum Link {
     Plain,
     /// TLS; `end_point` is the server certificate's channel-binding data, if it has one.
-    Tls { end_point: Option<Vec<u8>> },
+    Tls {
+        end_point: Option<Vec<u8>>,
+    },
 }
 
 /// Asks for TLS as `tls.mode` says; returns the socket to speak the protocol on (the pump's
@@ -33,13 +35,13 @@ pub async fn secure(
     // be taken for protocol data (CVE-2021-23222).
     match tcp.read_u8().await? {
         b'S' => {
-            let secured = tls
-                .handshake(tcp, &host.host)
-                .await
-                .map_err(|source| UpstreamError::Tls {
-                    host: host.to_string(),
-                    source,
-                })?;
+            let secured =
+                tls.handshake(tcp, &host.host)
+                    .await
+                    .map_err(|source| UpstreamError::Tls {
+                        host: host.to_string(),
+                        source,
+                    })?;
             let stream = hand_over(secured.stream)?;
             let end_point = secured.end_point;
             Ok((stream, Link::Tls { end_point }))

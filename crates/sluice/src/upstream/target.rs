@@ -13,8 +13,8 @@ use tokio::time::Instant;
 
 use super::{connect, ConnectParams, LiveConnections, ServerConn, UpstreamError};
 use crate::failover::Topology;
-use crate::tls::ServerTls;
 use crate::session::params::{sync_statement, Settings};
+use crate::tls::ServerTls;
 
 /// Server connections are pooled per (database, user): a connection logged in as one role
 /// into one database can only serve clients of that pair.
@@ -94,14 +94,14 @@ impl Target {
         // New connections go to the writer only; while there is none (failover, split brain),
         // they wait for one rather than guess.
         let wait = self.settings.connection_borrow_timeout;
-        let writer = self
-            .topology
-            .wait_for_writer(wait)
-            .await
-            .ok_or_else(|| UpstreamError::NoWriter {
-                waited: wait,
-                probe_failure: self.topology.probe_failure(),
-            })?;
+        let writer =
+            self.topology
+                .wait_for_writer(wait)
+                .await
+                .ok_or_else(|| UpstreamError::NoWriter {
+                    waited: wait,
+                    probe_failure: self.topology.probe_failure(),
+                })?;
         let host = &writer.host;
         let params = ConnectParams {
             host,

@@ -151,7 +151,10 @@ filter = "warn"
 {tables}
 "#
     );
-    let _ = tracing_subscriber::fmt().with_env_filter("sluice=info").with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("sluice=info")
+        .with_test_writer()
+        .try_init();
     let config = config::Config::from_toml_str(&toml).unwrap();
     let proxy = Proxy::bind(config).await.unwrap();
     let sluice = Sluice {
