@@ -247,6 +247,93 @@ async fn certificate_reload_serves_new_connections_and_keeps_old_sessions() {
     client.simple_query("SELECT 1").await.unwrap();
 }
 
+/// The real binary: SIGHUP reloads the certificate, a bad file is refused with a log line
+/// (naming the file, not its contents) and the old certificate stays.
+#[tokio::test]
+async fn sighup_reloads_the_certificate_in_the_binary() {
+    let ca = Ca::new("Sluice test CA");
+    let files = Files::new();
+    let first = ca.issue(&["localhost"]);
+    let cert = files.write("sluice.crt", &first.cert_pem);
+    let key = files.write("sluice.key", &first.key_pem);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = files.write(
+        "sluice.toml",
+        &format!(
+            "[proxy]\nlisten = \"127.0.0.1:{port}\"\n\n[database]\nhosts = [\"127.0.0.1:9\"]\n\n\
+             [[users]]\nname = \"{APP}\"\npassword = \"{APP_PASSWORD}\"\n\n{}",
+            proxy_tls(&cert, &key, false)
+        ),
+    );
+    let log = std::fs::File::create(files.path("sluice.log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("--config")
+        .arg(&config)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let up = eventually(|| async { TcpStream::connect(addr).await.is_ok() }).await;
+    assert!(up, "sluice did not start listening");
+    assert_eq!(served_certificate(addr, ca.roots()).await, first.der);
+
+    let hangup = |pid: u32| {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let second = ca.issue(&["localhost"]);
+    files.write("sluice.crt", &second.cert_pem);
+    files.write("sluice.key", &second.key_pem);
+    hangup(child.id());
+    let reloaded =
+        eventually(|| async { served_certificate(addr, ca.roots()).await == second.der }).await;
+    assert!(reloaded, "SIGHUP did not reload the certificate");
+
+    files.write("sluice.key", "-----BEGIN PRIVATE KEY-----\nnot a key\n");
+    hangup(child.id());
+    let logged = eventually(|| async {
+        let log = std::fs::read_to_string(files.path("sluice.log")).unwrap();
+        log.contains("TLS certificate not reloaded")
+    })
+    .await;
+    assert!(logged, "no log line for the refused reload");
+    assert_eq!(served_certificate(addr, ca.roots()).await, second.der);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP must not stop Sluice"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(files.path("sluice.log")).unwrap();
+    assert!(log.contains("sluice.key"), "{log}");
+    assert!(
+        !log.contains("not a key") && !log.contains("BEGIN"),
+        "{log}"
+    );
+}
+
+/// Polls `check` for up to 10 s.
+async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 #[tokio::test]
 async fn direct_tls_with_alpn_postgresql() {
     let side = client_side(true).await;
