@@ -1,7 +1,7 @@
-//! TLS on both sides, against real PostgreSQL 15 and real clients (psql/libpq,
-//! tokio-postgres with rustls): client TLS with SCRAM-SHA-256-PLUS, require_tls, the
-//! SSLRequest buffering attack, certificate reload, direct TLS with ALPN; Sluice to
-//! PostgreSQL in every tls_mode; server_auth.
+//! TLS between clients and Sluice, against real PostgreSQL 15 and real clients (psql/libpq,
+//! tokio-postgres with rustls): SCRAM-SHA-256-PLUS, require_tls, the SSLRequest buffering
+//! attack, certificate reload (API and SIGHUP), direct TLS with ALPN, min_version.
+//! Sluice to PostgreSQL is in tls_upstream.rs.
 #![allow(clippy::unwrap_used)]
 
 mod tls_support;
@@ -390,132 +390,118 @@ async fn direct_tls(
         .await
 }
 
-// ---- Sluice to PostgreSQL ----
+// ---- SCRAM-SHA-256-PLUS by hand, over TLS ----
 
-/// A plaintext client through Sluice: the answer to `SELECT 1`, or Sluice's error message.
-async fn through_sluice(sluice: &Sluice) -> Result<i32, String> {
-    let connstr = format!(
-        "host=127.0.0.1 port={} user={APP} password={APP_PASSWORD} dbname={APP} \
-         connect_timeout=20",
-        sluice.addr.port()
-    );
-    let (client, conn) = tokio_postgres::connect(&connstr, NoTls)
-        .await
-        .map_err(|e| db_error(&e).1)?;
-    tokio::spawn(conn);
-    let row = client
-        .query_one("SELECT 1", &[])
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(row.get(0))
+async fn read_message<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> (u8, Vec<u8>) {
+    let tag = stream.read_u8().await.unwrap();
+    let len = stream.read_u32().await.unwrap() as usize;
+    let mut body = vec![0u8; len - 4];
+    stream.read_exact(&mut body).await.unwrap();
+    (tag, body)
 }
 
-fn database_tls(mode: &str, ca: Option<&std::path::Path>) -> String {
-    let ca = ca
-        .map(|p| format!("tls_ca_file = \"{}\"", p.display()))
-        .unwrap_or_default();
-    format!("tls_mode = \"{mode}\"\n{ca}")
+fn sqlstate_of(body: &[u8]) -> String {
+    let fields = test_support::raw::error_fields(body);
+    fields
+        .into_iter()
+        .find(|(code, _)| *code == b'C')
+        .map(|(_, v)| v)
+        .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn sluice_to_postgres_in_each_verifying_mode() {
-    let ca = Ca::new("PostgreSQL CA");
-    let files = Files::new();
-    let ca_file = files.write("pg-ca.crt", &ca.pem());
-    let wrong_ca = files.write("wrong-ca.crt", &Ca::new("not the one").pem());
-    // The certificate names "localhost" only. The cluster accepts plaintext too, so a
-    // fallback to plaintext would show up as a successful login.
-    let pg = cluster(
-        HbaAuth::ScramSha256,
-        Some((&ca.issue(&["localhost"]), false)),
-    )
-    .await;
-    let by_ip = pg.addr();
-    let by_name = format!("localhost:{}", pg.port());
+/// Logs in over direct TLS with `binding`; returns the SQLSTATE of the refusal, or "" when
+/// Sluice sent AuthenticationOk.
+async fn scram_over_tls(side: &ClientSide, binding: pgwire::auth::ClientBinding) -> String {
+    use bytes::BytesMut;
+    let mut tls = direct_tls(side, &[b"postgresql"]).await.unwrap();
+    let startup = test_support::raw::startup_message(&[("user", APP), ("database", APP)]);
+    tls.write_all(&startup).await.unwrap();
+    let (tag, body) = read_message(&mut tls).await;
+    assert_eq!(tag, b'R');
+    assert!(String::from_utf8_lossy(&body).contains("SCRAM-SHA-256-PLUS"));
 
-    for (host, mode, ca_file) in [
-        (&by_ip, "require", None),
-        (&by_ip, "verify-ca", Some(&ca_file)),
-        (&by_name, "verify-full", Some(&ca_file)),
-    ] {
-        let proxy = sluice(host, &database_tls(mode, ca_file.map(|p| p.as_path())), "").await;
-        assert_eq!(through_sluice(&proxy).await, Ok(1), "{mode} via {host}");
-        assert_eq!(app_backends_use_tls(&pg).await, Some(true), "{mode}");
-        drop(proxy);
+    let mut client = pgwire::auth::ScramClient::with_binding(APP_PASSWORD, binding);
+    let mut out = BytesMut::new();
+    pgwire::encode::sasl_initial_response(&mut out, client.mechanism(), &client.client_first());
+    tls.write_all(&out).await.unwrap();
+    let (tag, body) = read_message(&mut tls).await;
+    if tag == b'E' {
+        return sqlstate_of(&body);
     }
-
-    // verify-full by IP: the certificate does not name 127.0.0.1.
-    let proxy = sluice(&by_ip, &database_tls("verify-full", Some(&ca_file)), "").await;
-    let err = through_sluice(&proxy).await.unwrap_err();
-    assert!(
-        err.contains("TLS with") && err.contains("not valid for name"),
-        "{err}"
-    );
-    drop(proxy);
-
-    // verify-full against another CA.
-    let proxy = sluice(&by_name, &database_tls("verify-full", Some(&wrong_ca)), "").await;
-    let err = through_sluice(&proxy).await.unwrap_err();
-    assert!(
-        err.contains("TLS with") && err.contains("UnknownIssuer"),
-        "{err}"
-    );
-    drop(proxy);
+    assert_eq!(&body[..4], &11i32.to_be_bytes(), "expected SASLContinue");
+    let client_final = client.server_first(&body[4..]).unwrap();
+    out.clear();
+    pgwire::encode::sasl_response(&mut out, &client_final);
+    tls.write_all(&out).await.unwrap();
+    let (tag, body) = read_message(&mut tls).await;
+    if tag == b'E' {
+        return sqlstate_of(&body);
+    }
+    assert_eq!(&body[..4], &12i32.to_be_bytes(), "expected SASLFinal");
+    client.server_final(&body[4..]).unwrap();
+    let (tag, body) = read_message(&mut tls).await;
+    assert_eq!((tag, &body[..4]), (b'R', &0i32.to_be_bytes()[..]));
+    String::new()
 }
 
 #[tokio::test]
-async fn prefer_falls_back_to_plaintext_and_require_does_not() {
+async fn scram_plus_checks_the_binding_and_refuses_a_downgrade() {
+    use pgwire::auth::ClientBinding;
+    use sha2::Digest;
+    let side = client_side(false).await;
+    // The binding data a client computes from the certificate it was shown (ECDSA with
+    // SHA-256, so SHA-256 of the DER).
+    let shown = served_certificate(side.sluice.addr, side.ca.roots()).await;
+    let right = sha2::Sha256::digest(&shown).to_vec();
+    assert_eq!(
+        scram_over_tls(&side, ClientBinding::TlsServerEndPoint(right)).await,
+        ""
+    );
+    // A man in the middle with another certificate: the client hashes that one.
+    let other = side.ca.issue(&["localhost"]).der;
+    let wrong = sha2::Sha256::digest(&other).to_vec();
+    assert_eq!(
+        scram_over_tls(&side, ClientBinding::TlsServerEndPoint(wrong)).await,
+        "28P01"
+    );
+    // 'y': the client could bind but did not see PLUS offered, yet Sluice offered it.
+    assert_eq!(
+        scram_over_tls(&side, ClientBinding::ServerDidNotOffer).await,
+        "28P01"
+    );
+    // A client that cannot bind at all ('n') still logs in over TLS.
+    assert_eq!(scram_over_tls(&side, ClientBinding::NotSupported).await, "");
+}
+
+#[tokio::test]
+async fn min_version_refuses_older_tls() {
+    let ca = Ca::new("Sluice test CA");
+    let files = Files::new();
+    let issued = ca.issue(&["localhost"]);
+    let cert = files.write("sluice.crt", &issued.cert_pem);
+    let key = files.write("sluice.key", &issued.key_pem);
     let pg = cluster(HbaAuth::ScramSha256, None).await;
-    let sluice_prefer = sluice(&pg.addr(), &database_tls("prefer", None), "").await;
-    assert_eq!(through_sluice(&sluice_prefer).await, Ok(1));
-    assert_eq!(app_backends_use_tls(&pg).await, Some(false));
-    drop(sluice_prefer);
-
-    let files = Files::new();
-    let ca_file = files.write("ca.crt", &Ca::new("any").pem());
-    for (mode, ca) in [("require", None), ("verify-full", Some(ca_file.as_path()))] {
-        let proxy = sluice(&pg.addr(), &database_tls(mode, ca), "").await;
-        let err = through_sluice(&proxy).await.unwrap_err();
-        let want =
-            format!("does not accept TLS, and tls_mode = \"{mode}\" does not allow plaintext");
-        assert!(err.contains(&want), "{err}");
-    }
-}
-
-#[tokio::test]
-async fn server_auth_refuses_md5_when_only_scram_is_allowed() {
-    let pg = cluster(HbaAuth::Md5, None).await;
-    let strict = sluice(&pg.addr(), "server_auth = \"scram-sha-256\"", "").await;
-    let err = through_sluice(&strict).await.unwrap_err();
-    assert!(
-        err.contains("server asked for md5, which server_auth = \"scram-sha-256\" does not allow"),
-        "{err}"
-    );
-    let lenient = sluice(&pg.addr(), "server_auth = \"any\"", "").await;
-    assert_eq!(through_sluice(&lenient).await, Ok(1));
-}
-
-#[tokio::test]
-async fn cleartext_password_only_over_tls() {
-    let ca = Ca::new("PostgreSQL CA");
-    let pg = cluster(HbaAuth::Password, Some((&ca.issue(&["localhost"]), false))).await;
-    let plain = sluice(&pg.addr(), &database_tls("disable", None), "").await;
-    let err = through_sluice(&plain).await.unwrap_err();
-    assert!(
-        err.contains("cleartext password over an unencrypted connection"),
-        "{err}"
-    );
-    let encrypted = sluice(&pg.addr(), &database_tls("require", None), "").await;
-    assert_eq!(through_sluice(&encrypted).await, Ok(1));
-    let strict = sluice(
-        &pg.addr(),
-        "tls_mode = \"require\"\nserver_auth = \"scram-sha-256\"",
-        "",
-    )
-    .await;
-    let err = through_sluice(&strict).await.unwrap_err();
-    assert!(
-        err.contains("server asked for a cleartext password"),
-        "{err}"
-    );
+    let tables = format!("{}min_version = \"1.3\"\n", proxy_tls(&cert, &key, false));
+    let proxy = sluice(&pg.addr(), "", &tables).await;
+    let handshake = |versions: &'static [&'static rustls::SupportedProtocolVersion]| {
+        let roots = ca.roots();
+        async move {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(versions)
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"postgresql".to_vec()];
+            let tcp = TcpStream::connect(proxy.addr).await.unwrap();
+            TlsConnector::from(Arc::new(config))
+                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .await
+                .map(|_| ())
+        }
+    };
+    static TLS12_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+    static TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    assert!(handshake(TLS12_ONLY).await.is_err());
+    assert!(handshake(TLS13_ONLY).await.is_ok());
 }
