@@ -136,3 +136,21 @@ async fn cleartext_password_only_over_tls() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn prefer_uses_tls_when_the_server_offers_it() {
+    let ca = Ca::new("PostgreSQL CA");
+    // hostssl only: PostgreSQL itself refuses plaintext logins.
+    let pg = cluster(
+        HbaAuth::ScramSha256,
+        Some((&ca.issue(&["localhost"]), true)),
+    )
+    .await;
+    let proxy = sluice(&pg.addr(), &database_tls("prefer", None), "").await;
+    assert_eq!(through_sluice(&proxy).await, Ok(1));
+    assert_eq!(app_backends_use_tls(&pg).await, Some(true));
+    drop(proxy);
+    let proxy = sluice(&pg.addr(), &database_tls("disable", None), "").await;
+    let err = through_sluice(&proxy).await.unwrap_err();
+    assert!(err.contains("pg_hba.conf rejects connection"), "{err}");
+}

@@ -30,3 +30,40 @@ pub fn tls_server_end_point(der: &[u8]) -> Option<Vec<u8>> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert_der(alg: &'static rcgen::SignatureAlgorithm) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate_for(alg).expect("rcgen supports the algorithm");
+        let params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("a valid name");
+        params
+            .self_signed(&key)
+            .expect("self-signing works")
+            .der()
+            .to_vec()
+    }
+
+    #[test]
+    fn hash_follows_the_signature_algorithm() {
+        let p256 = cert_der(&rcgen::PKCS_ECDSA_P256_SHA256);
+        assert_eq!(
+            tls_server_end_point(&p256),
+            Some(Sha256::digest(&p256).to_vec())
+        );
+        let p384 = cert_der(&rcgen::PKCS_ECDSA_P384_SHA384);
+        assert_eq!(
+            tls_server_end_point(&p384),
+            Some(Sha384::digest(&p384).to_vec())
+        );
+    }
+
+    #[test]
+    fn no_binding_for_signatures_without_a_hash() {
+        // Ed25519 signs the message itself: RFC 5929 defines no hash, PostgreSQL offers no PLUS.
+        assert_eq!(tls_server_end_point(&cert_der(&rcgen::PKCS_ED25519)), None);
+        assert_eq!(tls_server_end_point(b"not a certificate"), None);
+    }
+}
