@@ -11,6 +11,7 @@
 //! sends close_notify; the peer closing makes the session read EOF.
 
 use std::os::fd::OwnedFd;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, UnixStream};
@@ -18,6 +19,8 @@ use tokio::net::{TcpStream, UnixStream};
 /// Each direction's copy buffer, held for the connection's life: small, since thousands of
 /// idle clients each have two.
 const PUMP_BUFFER: usize = 8 * 1024;
+/// How long closing the TLS session (sending close_notify) may take.
+const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Starts the pump for `tls` and returns the session's end.
 pub fn hand_over<S>(tls: S) -> std::io::Result<TcpStream>
@@ -64,7 +67,10 @@ where
     let outbound = async {
         let mut from_session = BufReader::with_capacity(PUMP_BUFFER, local_read);
         tokio::io::copy_buf(&mut from_session, &mut tls_write).await?;
-        tls_write.shutdown().await
+        // close_notify; a peer that stopped reading must not keep the task and socket alive.
+        tokio::time::timeout(CLOSE_NOTIFY_TIMEOUT, tls_write.shutdown())
+            .await
+            .unwrap_or(Ok(()))
     };
     let inbound = async {
         let mut from_peer = BufReader::with_capacity(PUMP_BUFFER, tls_read);
