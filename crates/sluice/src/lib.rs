@@ -3,12 +3,14 @@
 //! The modules follow the data path of one client:
 //!
 //! ```text
-//! accept ─► negotiate ─► auth ─► route (database, user → pool) ─► session loop:
+//! accept ─► negotiate (─► TLS) ─► auth ─► route (database, user → pool) ─► session loop:
 //!     wait for a request ─► borrow ─► relay both ways ─► give back at ReadyForQuery 'I'
 //! ```
 //!
 //! - [`accept`]: listener, client socket, the first packet (SSLRequest, CancelRequest, startup);
-//! - `auth`: SCRAM-SHA-256 / md5 against the configured users;
+//! - `tls`: TLS for clients (SSLRequest or direct, reloadable certificate) and to PostgreSQL
+//!   (tls_mode), and the channel-binding data SCRAM-SHA-256-PLUS needs;
+//! - `auth`: SCRAM-SHA-256(-PLUS) / md5 against the configured users;
 //! - `session`: login, borrow, relay, give back, cancel routing, refusing without a server;
 //! - `upstream`: server connections, server login, the target group and its pool;
 //! - `error`: every way a session ends and what the client sees for it;
@@ -27,5 +29,5 @@ pub mod telemetry;
 mod tls;
 mod upstream;
 
-pub use proxy::{CertificateReloader, Observer, Proxy, ShutdownHandle};
+pub use proxy::{check_files, CertificateReloader, Observer, Proxy, ShutdownHandle};
 pub use tls::CertError;

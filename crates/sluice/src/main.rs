@@ -82,7 +82,7 @@ fn load(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 fn check(cli: &Cli) -> ExitCode {
-    match load(cli) {
+    match load(cli).and_then(|config| sluice::check_files(&config)) {
         Ok(_) => {
             println!("configuration OK");
             ExitCode::SUCCESS

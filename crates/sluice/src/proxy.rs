@@ -98,6 +98,16 @@ impl ShutdownHandle {
     }
 }
 
+/// Loads the files the configuration names (certificates, keys, CA), as starting would; for
+/// `sluice check`.
+pub fn check_files(config: &Config) -> anyhow::Result<()> {
+    if let Some(tls) = &config.proxy.tls {
+        ClientTls::new(tls).context("proxy.tls: cannot load the certificate")?;
+    }
+    ServerTls::new(&config.database)?;
+    Ok(())
+}
+
 impl Proxy {
     /// Binds the listener; derives the SCRAM verifiers of every user (slow on purpose: PBKDF2).
     pub async fn bind(config: Config) -> anyhow::Result<Proxy> {
