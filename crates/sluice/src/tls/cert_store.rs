@@ -25,23 +25,20 @@ pub struct LoadedCert {
 /// Why a certificate could not be loaded. Names files, never their contents.
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: rustls_pki_types::pem::Error,
+        cause: rustls_pki_types::pem::Error,
     },
     #[error("{0} holds no PEM certificate")]
     NoCertificate(PathBuf),
-    #[error("the key in {path} is not usable: {source}")]
-    BadKey {
-        path: PathBuf,
-        source: rustls::Error,
-    },
-    #[error("the key in {key} does not belong to the certificate in {cert}: {source}")]
+    #[error("the key in {path} is not usable: {cause}")]
+    BadKey { path: PathBuf, cause: rustls::Error },
+    #[error("the key in {key} does not belong to the certificate in {cert}: {cause}")]
     Mismatch {
         cert: PathBuf,
         key: PathBuf,
-        source: rustls::Error,
+        cause: rustls::Error,
     },
 }
 
@@ -100,9 +97,9 @@ impl CertStore {
 }
 
 fn read_error(path: &Path) -> impl Fn(rustls_pki_types::pem::Error) -> CertError + '_ {
-    move |source| CertError::Read {
+    move |cause| CertError::Read {
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 
@@ -123,17 +120,17 @@ fn load_pair(
     let signing_key = provider
         .key_provider
         .load_private_key(key)
-        .map_err(|source| CertError::BadKey {
+        .map_err(|cause| CertError::BadKey {
             path: key_file.to_owned(),
-            source,
+            cause,
         })?;
     let certified = CertifiedKey::new(chain, signing_key);
     certified
         .keys_match()
-        .map_err(|source| CertError::Mismatch {
+        .map_err(|cause| CertError::Mismatch {
             cert: cert_file.to_owned(),
             key: key_file.to_owned(),
-            source,
+            cause,
         })?;
     Ok(LoadedCert {
         key: Arc::new(certified),

@@ -19,10 +19,10 @@ use super::verifiers::{AcceptAnyServerCert, ChainOnlyVerifier};
 /// Why the server-side TLS settings could not be set up (at startup).
 #[derive(Debug, thiserror::Error)]
 pub enum ServerTlsSetupError {
-    #[error("database.tls_ca_file: cannot read {path}: {source}")]
+    #[error("database.tls_ca_file: cannot read {path}: {cause}")]
     ReadCa {
         path: String,
-        source: rustls_pki_types::pem::Error,
+        cause: rustls_pki_types::pem::Error,
     },
     #[error("database.tls_ca_file: {path} holds no usable CA certificate")]
     NoCa { path: String },
@@ -110,9 +110,9 @@ impl ServerTls {
 
 fn load_roots(path: &Path) -> Result<RootCertStore, ServerTlsSetupError> {
     let shown = path.display().to_string();
-    let read = |source| ServerTlsSetupError::ReadCa {
+    let read = |cause| ServerTlsSetupError::ReadCa {
         path: shown.clone(),
-        source,
+        cause,
     };
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(read)?
