@@ -17,8 +17,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, UnixStream};
 
 /// Each direction's copy buffer, held for the connection's life: small, since thousands of
-/// idle clients each have two.
-const PUMP_BUFFER: usize = 8 * 1024;
+/// idle clients each have two (8 KiB buffers measured 29 KiB per idle TLS client, 4 KiB 21 KiB;
+/// see docs/security.md).
+const PUMP_BUFFER: usize = 4 * 1024;
 /// How long closing the TLS session (sending close_notify) may take.
 const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 
