@@ -14,6 +14,8 @@ have_pg() {
 missing=()
 have_pg && command -v psql >/dev/null || missing+=(postgresql-15 postgresql-client-15)
 command -v runuser >/dev/null || missing+=(util-linux)
+# The TLS tests send SIGHUP to the sluice binary with kill(1).
+[ -x /usr/bin/kill ] || [ -x /bin/kill ] || missing+=(procps)
 # Driver tests: pgjdbc for Java (the JDK itself is on the machine), Node.js for node-postgres.
 [ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)

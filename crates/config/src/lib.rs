@@ -16,6 +16,7 @@ mod model;
 mod raw;
 mod secret;
 mod secret_source;
+mod tls;
 mod toml_error;
 mod validate;
 
@@ -30,6 +31,7 @@ pub use model::{
 };
 pub use secret::Secret;
 pub use secret_source::SecretSource;
+pub use tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode, TlsVersion};
 pub use validate::password_value;
 
 impl Config {

@@ -12,6 +12,7 @@ use crate::access::AccessRule;
 use crate::host::HostPort;
 use crate::secret::Secret;
 use crate::secret_source::SecretSource;
+use crate::tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode};
 
 /// Default values, in one place so `Default` impls, validation and tests agree.
 pub(crate) mod defaults {
@@ -117,6 +118,8 @@ pub struct ProxyConfig {
     /// beside the old one for a zero-downtime upgrade. Default false: a second instance on the
     /// same port by mistake is then an error, not a silent split of the traffic.
     pub so_reuseport: bool,
+    /// `[proxy.tls]`: TLS for clients. `None` (no section): SSLRequest is answered 'N'.
+    pub tls: Option<ProxyTlsConfig>,
 }
 
 /// The reasons a client can be pinned to its server connection (see docs/pinning.md).
@@ -146,6 +149,7 @@ impl Default for ProxyConfig {
             max_failed_logins: Some(defaults::MAX_FAILED_LOGINS),
             failed_login_window: defaults::FAILED_LOGIN_WINDOW,
             so_reuseport: false,
+            tls: None,
         }
     }
 }
@@ -213,6 +217,14 @@ pub struct DatabaseConfig {
     /// A standby whose replay lag exceeds this gets no read-only traffic until it catches up.
     /// Default 30s, > 0.
     pub max_replica_lag: Duration,
+    /// TLS to PostgreSQL, as libpq's sslmode. Default [`ServerTlsMode::Prefer`].
+    pub tls_mode: ServerTlsMode,
+    /// PEM file with the CA certificate(s) PostgreSQL's certificate must chain to. Required
+    /// for verify-ca and verify-full.
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// Authentication requests from PostgreSQL that Sluice answers. Default
+    /// [`ServerAuth::Any`].
+    pub server_auth: ServerAuth,
 }
 
 /// `[[users]]`: one login that clients may use.
@@ -342,6 +354,7 @@ macro_rules! display_as_str {
     )*};
 }
 display_as_str!(PoolMode, ClientAuth, LogFormat, crate::access::AccessAction);
+pub(crate) use display_as_str;
 
 /// `[[endpoints]]`: an extra listener with its own routing.
 #[derive(Debug, Clone)]

@@ -41,6 +41,16 @@ pub(crate) struct RawProxy {
     pub so_reuseport: Option<bool>,
     pub max_failed_logins: Option<i64>,
     pub failed_login_window: Option<StrOrInt>,
+    pub tls: Option<RawProxyTls>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawProxyTls {
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub min_version: Option<String>,
+    pub require_tls: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -57,6 +67,9 @@ pub(crate) struct RawDatabase {
     pub connect_timeout: Option<StrOrInt>,
     pub probe_interval: Option<StrOrInt>,
     pub max_replica_lag: Option<StrOrInt>,
+    pub tls_mode: Option<String>,
+    pub tls_ca_file: Option<String>,
+    pub server_auth: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -616,3 +616,47 @@ fn endpoint_rules() {
         ]
     );
 }
+
+#[test]
+fn tls_defaults_and_values() {
+    let c = Config::from_toml_str(MINIMAL).unwrap();
+    assert_eq!(c.proxy.tls, None);
+    assert_eq!(c.database.tls_mode, crate::ServerTlsMode::Prefer);
+    assert_eq!(c.database.server_auth, crate::ServerAuth::Any);
+    let c = Config::from_toml_str(&with(
+        "proxy.tls",
+        "cert_file = \"a.crt\"\nkey_file = \"a.key\"\nmin_version = \"1.3\"\nrequire_tls = true",
+    ))
+    .unwrap();
+    let tls = c.proxy.tls.expect("tls section");
+    assert_eq!(tls.cert_file, std::path::Path::new("a.crt"));
+    assert_eq!(tls.min_version, crate::TlsVersion::Tls13);
+    assert!(tls.require_tls);
+    let c = Config::from_toml_str(&with(
+        "database",
+        "tls_mode = \"verify-full\"\ntls_ca_file = \"ca.crt\"\nserver_auth = \"scram-sha-256\"",
+    ))
+    .unwrap();
+    assert_eq!(c.database.tls_mode, crate::ServerTlsMode::VerifyFull);
+    assert_eq!(c.database.server_auth, crate::ServerAuth::ScramSha256);
+}
+
+#[test]
+fn tls_problems_name_the_key() {
+    assert_eq!(
+        one_problem("proxy.tls", "key_file = \"a.key\""),
+        "proxy.tls.cert_file: required: the path of the PEM certificate chain"
+    );
+    assert!(one_problem(
+        "proxy.tls",
+        "cert_file = \"a\"\nkey_file = \"b\"\nmin_version = \"1.1\""
+    )
+    .starts_with("proxy.tls.min_version: unknown value \"1.1\""));
+    assert_eq!(
+        one_problem("database", "tls_mode = \"verify-ca\""),
+        "database.tls_ca_file: required when tls_mode is \"verify-ca\": the PEM file of the CA \
+         that signed PostgreSQL's certificate"
+    );
+    assert!(one_problem("database", "tls_mode = \"on\"").starts_with("database.tls_mode:"));
+    assert!(one_problem("database", "server_auth = \"md5\"").starts_with("database.server_auth:"));
+}

@@ -16,9 +16,11 @@ use crate::model::{
     MIN_MESSAGE_SIZE,
 };
 use crate::raw::{
-    RawAccess, RawConfig, RawDatabase, RawEndpoint, RawLog, RawProxy, RawSecrets, RawUser, StrOrInt,
+    RawAccess, RawConfig, RawDatabase, RawEndpoint, RawLog, RawProxy, RawProxyTls, RawSecrets,
+    RawUser, StrOrInt,
 };
 use crate::secret::Secret;
+use crate::tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode, TlsVersion};
 use crate::{bytes, duration, host, secret_source};
 
 /// PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer user
@@ -168,7 +170,77 @@ impl Checker {
                 )
                 .unwrap_or(d.failed_login_window),
             so_reuseport: raw.so_reuseport.unwrap_or(d.so_reuseport),
+            tls: raw.tls.and_then(|t| self.proxy_tls(t)),
         }
+    }
+
+    /// `[proxy.tls]`: both files are required once the section is there.
+    fn proxy_tls(&mut self, raw: RawProxyTls) -> Option<ProxyTlsConfig> {
+        let cert_file = self.path(
+            "proxy.tls.cert_file",
+            raw.cert_file,
+            "the PEM certificate chain",
+        );
+        let key_file = self.path("proxy.tls.key_file", raw.key_file, "the PEM private key");
+        let min_version = self
+            .field(
+                "proxy.tls.min_version",
+                raw.min_version,
+                TlsVersion::default(),
+                |s| one_of(&s, TlsVersion::ALL),
+            )
+            .unwrap_or_default();
+        Some(ProxyTlsConfig {
+            cert_file: cert_file?,
+            key_file: key_file?,
+            min_version,
+            require_tls: raw.require_tls.unwrap_or(false),
+        })
+    }
+
+    /// A required, non-empty file path.
+    fn path(&mut self, key: &str, raw: Option<String>, what: &str) -> Option<std::path::PathBuf> {
+        match raw {
+            Some(p) if !p.trim().is_empty() => Some(p.into()),
+            Some(_) => {
+                self.problem(key, "must not be empty");
+                None
+            }
+            None => {
+                self.problem(key, format!("required: the path of {what}"));
+                None
+            }
+        }
+    }
+
+    /// `[database] tls_mode`, `tls_ca_file`: verify-* need a CA to verify against.
+    fn server_tls(
+        &mut self,
+        mode: Option<String>,
+        ca_file: Option<String>,
+    ) -> (ServerTlsMode, Option<std::path::PathBuf>) {
+        let mode = self
+            .field("database.tls_mode", mode, ServerTlsMode::default(), |s| {
+                one_of(&s, ServerTlsMode::ALL)
+            })
+            .unwrap_or_default();
+        let ca_file = match ca_file {
+            Some(p) if p.trim().is_empty() => {
+                self.problem("database.tls_ca_file", "must not be empty");
+                None
+            }
+            other => other.map(std::path::PathBuf::from),
+        };
+        if mode.verifies() && ca_file.is_none() {
+            self.problem(
+                "database.tls_ca_file",
+                format!(
+                    "required when tls_mode is \"{mode}\": the PEM file of the CA that signed \
+                     PostgreSQL's certificate"
+                ),
+            );
+        }
+        (mode, ca_file)
     }
 
     fn database(&mut self, raw: Option<RawDatabase>) -> DatabaseConfig {
@@ -219,7 +291,19 @@ impl Checker {
             }
         }
 
+        let (tls_mode, tls_ca_file) = self.server_tls(raw.tls_mode, raw.tls_ca_file);
+        let server_auth = self
+            .field(
+                "database.server_auth",
+                raw.server_auth,
+                ServerAuth::default(),
+                |s| one_of(&s, ServerAuth::ALL),
+            )
+            .unwrap_or_default();
         DatabaseConfig {
+            tls_mode,
+            tls_ca_file,
+            server_auth,
             hosts,
             max_connections_percent: max_pct.unwrap_or(defaults::MAX_CONNECTIONS_PERCENT),
             max_connections: self

@@ -126,10 +126,15 @@ pub fn startup_message(buf: &mut BytesMut, params: &[(&str, &str)]) {
 
 pub fn cancel_request(buf: &mut BytesMut, key: CancelKey) {
     untagged(buf, |b| {
-        b.put_u32(80_877_102);
+        b.put_u32(crate::startup::CANCEL_REQUEST_CODE);
         b.put_i32(key.process_id);
         b.put_i32(key.secret);
     });
+}
+
+/// SSLRequest: asks the server to switch to TLS; it answers one byte, 'S' or 'N'.
+pub fn ssl_request(buf: &mut BytesMut) {
+    untagged(buf, |b| b.put_u32(crate::startup::SSL_REQUEST_CODE));
 }
 
 /// PasswordMessage with a cleartext or md5 password.

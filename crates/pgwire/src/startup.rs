@@ -7,9 +7,9 @@ use crate::ProtocolError;
 pub const MAX_STARTUP_LEN: usize = 10_000;
 /// Protocol major version 3; the minor version is the low 16 bits.
 pub const PROTOCOL_MAJOR_3: u16 = 3;
-const SSL_REQUEST_CODE: u32 = 80_877_103;
+pub(crate) const SSL_REQUEST_CODE: u32 = 80_877_103;
 const GSSENC_REQUEST_CODE: u32 = 80_877_104;
-const CANCEL_REQUEST_CODE: u32 = 80_877_102;
+pub(crate) const CANCEL_REQUEST_CODE: u32 = 80_877_102;
 /// Startup parameters with this prefix are protocol extensions, not GUCs.
 pub const PROTOCOL_OPTION_PREFIX: &str = "_pq_.";
 

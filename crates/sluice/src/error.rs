@@ -40,6 +40,18 @@ pub enum SessionError {
     },
     #[error("startup packet has no user name")]
     NoUser,
+    /// require_tls is on and the client sent its startup message in plaintext.
+    #[error("client did not use TLS, and require_tls is on")]
+    TlsRequired,
+    /// Bytes arrived after SSLRequest before the handshake: they could be read as part of the
+    /// encrypted session by mistake (CVE-2021-23214, CVE-2021-3935), so the connection is refused.
+    #[error("client sent data after SSLRequest before the TLS handshake")]
+    DataAfterSslRequest,
+    /// SSLRequest on a connection that is already encrypted.
+    #[error("client sent SSLRequest inside TLS")]
+    SslRequestInsideTls,
+    #[error("TLS handshake with the client failed: {0}")]
+    TlsHandshake(#[source] std::io::Error),
     #[error("login did not finish within {0:?}")]
     LoginTimeout(Duration),
     #[error("too many client connections (max_client_connections = {0})")]
@@ -74,6 +86,10 @@ impl SessionError {
             | SessionError::AccessRejected { .. }
             | SessionError::TooManyFailedLogins { .. }
             | SessionError::NoUser
+            | SessionError::TlsRequired
+            | SessionError::DataAfterSslRequest
+            | SessionError::SslRequestInsideTls
+            | SessionError::TlsHandshake(_)
             | SessionError::LoginTimeout(_)
             | SessionError::IdleTimeout(_) => Side::Client,
             SessionError::ServerLost { .. }
@@ -87,7 +103,10 @@ impl SessionError {
     pub fn client_fatal(&self) -> Option<ErrorFields> {
         let fatal = |code, msg: String| Some(ErrorFields::new(Severity::Fatal, code, msg));
         match self {
-            SessionError::ClientIo(_) | SessionError::ClientGone => None,
+            // A failed handshake leaves no channel to send anything on.
+            SessionError::ClientIo(_)
+            | SessionError::ClientGone
+            | SessionError::TlsHandshake(_) => None,
             SessionError::ClientProtocol(e) => fatal(SqlState::PROTOCOL_VIOLATION, e.to_string()),
             // Same text for unknown users and wrong passwords, as PostgreSQL does.
             SessionError::AuthFailed { user, .. } => fatal(
@@ -122,6 +141,23 @@ impl SessionError {
             SessionError::NoUser => fatal(
                 SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
                 "no PostgreSQL user name specified in startup packet".into(),
+            ),
+            SessionError::TlsRequired => Some(
+                ErrorFields::new(
+                    Severity::Fatal,
+                    SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                    "TLS is required: this Sluice accepts only encrypted connections \
+                     (require_tls)",
+                )
+                .with_hint("connect with sslmode=require (or stronger)"),
+            ),
+            SessionError::DataAfterSslRequest => fatal(
+                SqlState::PROTOCOL_VIOLATION,
+                "received unencrypted data after SSL request".into(),
+            ),
+            SessionError::SslRequestInsideTls => fatal(
+                SqlState::PROTOCOL_VIOLATION,
+                "SSLRequest received on an encrypted connection".into(),
             ),
             SessionError::LoginTimeout(_) => fatal(
                 SqlState::PROTOCOL_VIOLATION,

@@ -3,13 +3,15 @@
 //! The modules follow the data path of one client:
 //!
 //! ```text
-//! accept ─► negotiate ─► auth ─► route (database, user → pool) ─► session loop:
+//! accept ─► negotiate (─► TLS) ─► auth ─► route (database, user → pool) ─► session loop:
 //!     wait for a request ─► borrow ─► relay both ways ─► give back at ReadyForQuery 'I'
 //! ```
 //!
 //! - [`accept`]: listener, client socket, the first packet (SSLRequest, CancelRequest, startup);
-//! - `auth`: access rules, the failed-login limit, SCRAM-SHA-256 / md5 against the configured
-//!   users;
+//! - `tls`: TLS for clients (SSLRequest or direct, reloadable certificate) and to PostgreSQL
+//!   (tls_mode), and the channel-binding data SCRAM-SHA-256-PLUS needs;
+//! - `auth`: access rules, the failed-login limit, SCRAM-SHA-256(-PLUS) / md5 against the
+//!   configured users;
 //! - `credentials`: each user's password versions, from the config or a secret store, rotated;
 //! - `session`: login, borrow, relay, give back, cancel routing, refusing without a server;
 //! - `upstream`: server connections, server login, the target group and its pool;
@@ -27,6 +29,8 @@ pub mod proxy;
 mod session;
 mod statements;
 pub mod telemetry;
+mod tls;
 mod upstream;
 
-pub use proxy::{Observer, Proxy, ShutdownHandle};
+pub use proxy::{check_files, CertificateReloader, Observer, Proxy, ShutdownHandle};
+pub use tls::CertError;

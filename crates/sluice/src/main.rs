@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use config::{Config, LogFormat};
-use sluice::Proxy;
+use sluice::{CertificateReloader, Proxy};
 
 /// Sluice: a PostgreSQL connection-pooling proxy. Thousands of clients share a few server
 /// connections, lent per transaction.
@@ -82,7 +82,7 @@ fn load(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 fn check(cli: &Cli) -> ExitCode {
-    match load(cli) {
+    match load(cli).and_then(|config| sluice::check_files(&config)) {
         Ok(_) => {
             println!("configuration OK");
             ExitCode::SUCCESS
@@ -115,6 +115,7 @@ fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let proxy = Proxy::bind(config).await?;
     let handle = proxy.shutdown_handle();
+    reload_on_sighup(proxy.certificate_reloader());
     // Installed before READY, so a SIGTERM right after it drains instead of killing.
     let mut stop = StopSignals::install()?;
     // Under systemd (Type=notify): the listeners are bound, clients can connect.
@@ -130,6 +131,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     proxy.run().await;
     Ok(())
+}
+
+/// SIGHUP re-reads what can change while running: the TLS certificate today. Handled even
+/// without TLS, so a stray SIGHUP does not kill the process (its default action).
+fn reload_on_sighup(certificates: Option<CertificateReloader>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: reloading is unavailable");
+        return;
+    };
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading");
+            if let Some(certificates) = &certificates {
+                certificates.reload_and_log();
+            }
+        }
+    });
 }
 
 /// Tells systemd about a state change; a no-op when not started by systemd (no NOTIFY_SOCKET).

@@ -19,11 +19,14 @@ use crate::failover::{spawn_monitor, EventCounts, HostHealth, MonitorLogin};
 use crate::session::cancel::CancelRegistry;
 use crate::session::pinning::{PinCounters, PinReason};
 use crate::statements::StatementRegistry;
+use crate::tls::{CertError, CertStore, ClientTls, ServerTls};
 use crate::upstream::{Route, Target};
 
 /// State every session reads.
 pub struct Shared {
     pub config: Config,
+    /// `[proxy.tls]`, loaded; `None` when clients get 'N' to SSLRequest.
+    pub client_tls: Option<ClientTls>,
     pub users: UserDirectory,
     pub target: Target,
     pub cancels: Arc<CancelRegistry>,
@@ -93,6 +96,23 @@ impl Observer {
     }
 }
 
+/// Re-reads the client-facing certificate and key while the proxy runs. New connections get
+/// the new certificate; sessions already running keep theirs. A pair that does not load is
+/// refused and the current one stays.
+#[derive(Clone)]
+pub struct CertificateReloader(Arc<CertStore>);
+
+impl CertificateReloader {
+    pub fn reload(&self) -> Result<(), CertError> {
+        self.0.reload()
+    }
+
+    /// [`CertificateReloader::reload`] with the outcome logged, for the SIGHUP handler.
+    pub fn reload_and_log(&self) {
+        self.0.reload_and_log()
+    }
+}
+
 /// Asks a running proxy to stop accepting and drain.
 #[derive(Clone)]
 pub struct ShutdownHandle(watch::Sender<bool>);
@@ -101,6 +121,16 @@ impl ShutdownHandle {
     pub fn shutdown(&self) {
         let _ = self.0.send(true);
     }
+}
+
+/// Loads the files the configuration names (certificates, keys, CA), as starting would; for
+/// `sluice check`.
+pub fn check_files(config: &Config) -> anyhow::Result<()> {
+    if let Some(tls) = &config.proxy.tls {
+        ClientTls::new(tls).context("proxy.tls: cannot load the certificate")?;
+    }
+    ServerTls::new(&config.database)?;
+    Ok(())
 }
 
 impl Proxy {
@@ -121,12 +151,21 @@ impl Proxy {
             })?;
             endpoints.push((bound, Route::for_endpoint(endpoint)));
         }
+        let client_tls = match &config.proxy.tls {
+            Some(tls) => {
+                Some(ClientTls::new(tls).context("proxy.tls: cannot load the certificate")?)
+            }
+            None => None,
+        };
+        let server_tls = Arc::new(ServerTls::new(&config.database)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Shared {
+            client_tls,
             users,
             target: Target::new(
                 config.database.clone(),
                 config.proxy.max_prepared_statements,
+                server_tls,
             ),
             cancels: Arc::new(CancelRegistry::default()),
             statements: StatementRegistry::default(),
@@ -180,6 +219,12 @@ impl Proxy {
     /// A read-only view of the running proxy's counters.
     pub fn observer(&self) -> Observer {
         Observer(self.shared.clone())
+    }
+
+    /// Reloads `[proxy.tls]`'s certificate files (what SIGHUP does); `None` without TLS.
+    pub fn certificate_reloader(&self) -> Option<CertificateReloader> {
+        let tls = self.shared.client_tls.as_ref()?;
+        Some(CertificateReloader(tls.store.clone()))
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {
@@ -244,6 +289,8 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
             .cloned()
             .unwrap_or_else(|| "postgres".into()),
         connect_timeout: db.connect_timeout,
+        tls: shared.target.tls.clone(),
+        server_auth: db.server_auth,
     };
     let pool = shared.target.pool.clone();
     let live = shared.target.live.clone();

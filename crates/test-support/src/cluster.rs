@@ -69,6 +69,7 @@ impl PgCluster {
             .arg(format!("--pwfile={}", pwfile.display()));
         check(run(initdb, None, SERVER_CMD_TIMEOUT)?, "initdb")?;
         cluster.append_config()?;
+        cluster.write_tls()?;
         cluster.start_on_fresh_port()?;
 
         // initdb stored the superuser password with its built-in default
@@ -127,6 +128,37 @@ impl PgCluster {
         old.push_str(&conf);
         // Rewriting in place keeps the file owned by the server user.
         std::fs::write(&path, old)?;
+        Ok(())
+    }
+
+    /// Certificate and key into the data directory, `ssl = on`, and for `tls_only` a pg_hba
+    /// rule ahead of initdb's that rejects plaintext TCP logins except the superuser's.
+    fn write_tls(&self) -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(tls) = &self.opts.tls else {
+            return Ok(());
+        };
+        for (name, pem) in [("server.crt", &tls.cert_pem), ("server.key", &tls.key_pem)] {
+            let path = self.data_dir().join(name);
+            std::fs::write(&path, pem)?;
+            // PostgreSQL refuses a key file that others can read.
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            chown_for_server(&path)?;
+        }
+        let conf = self.data_dir().join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf)?;
+        text.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text)?;
+        if tls.tls_only {
+            let hba = self.data_dir().join("pg_hba.conf");
+            let method = self.opts.auth.method();
+            let rules = format!(
+                "host all {} all {method}\nhostnossl all all all reject\n",
+                Self::SUPERUSER
+            );
+            let old = std::fs::read_to_string(&hba)?;
+            std::fs::write(&hba, rules + &old)?;
+        }
         Ok(())
     }
 

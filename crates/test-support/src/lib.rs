@@ -16,6 +16,6 @@ mod standby;
 
 pub use bin::{pg_bin, pg_bin_dir};
 pub use cluster::PgCluster;
-pub use options::{ClusterOptions, HbaAuth, StopMode};
+pub use options::{ClusterOptions, ClusterTls, HbaAuth, StopMode};
 pub use process::run_client;
 pub use raw::RawConn;

@@ -41,6 +41,17 @@ pub struct ClusterOptions {
     pub settings: Vec<(String, String)>,
     /// TCP auth method (default SCRAM-SHA-256); also used for replication.
     pub auth: HbaAuth,
+    /// Serve TLS with this certificate (default: no TLS).
+    pub tls: Option<ClusterTls>,
+}
+
+/// TLS for a test cluster: PEM texts written into the data directory.
+#[derive(Clone, Debug)]
+pub struct ClusterTls {
+    pub cert_pem: String,
+    pub key_pem: String,
+    /// Reject TCP logins without TLS (the superuser keeps plaintext, for the harness itself).
+    pub tls_only: bool,
 }
 
 impl Default for ClusterOptions {
@@ -49,6 +60,7 @@ impl Default for ClusterOptions {
             max_connections: 100,
             settings: Vec::new(),
             auth: HbaAuth::default(),
+            tls: None,
         }
     }
 }

@@ -1,4 +1,7 @@
-//! SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL speaks it, without channel binding.
+//! SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL speaks it, and SCRAM-SHA-256-PLUS with
+//! the `tls-server-end-point` channel binding (RFC 5929) over TLS: the client proves it sees
+//! the same server certificate the server sent, so a man in the middle holding another
+//! certificate cannot relay the exchange.
 //!
 //! Passwords are used as their raw UTF-8 bytes, not SASLprep-normalised. PostgreSQL itself
 //! falls back to raw bytes whenever SASLprep fails, and SASLprep leaves printable ASCII
@@ -20,15 +23,21 @@ use subtle::ConstantTimeEq;
 /// The SASL mechanism name PostgreSQL advertises in AuthenticationSASL.
 pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
 
+/// The mechanism with channel binding, offered only over TLS.
+pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
+/// The one channel-binding type PostgreSQL implements.
+pub const TLS_SERVER_END_POINT: &str = "tls-server-end-point";
+
 /// PostgreSQL's default `scram_iterations`.
 const DEFAULT_ITERATIONS: u32 = 4096;
 const SALT_LEN: usize = 16;
 const NONCE_LEN: usize = 18;
 /// A hostile or misconfigured server could otherwise make every login burn seconds of CPU.
 const MAX_ITERATIONS: u32 = 1_000_000;
-/// We never do channel binding, so the client always sends this GS2 header...
+/// Without channel binding the client sends this GS2 header...
 const GS2_HEADER: &str = "n,,";
 /// ...and echoes it base64-encoded in client-final.
+#[cfg(test)]
 const GS2_HEADER_B64: &str = "biws";
 /// Salts come from the server; bound the cache even if it rotates them.
 const MAX_CACHED_KEYS: usize = 16;
@@ -49,9 +58,14 @@ pub enum ScramError {
     /// The nonce does not extend (server-first) or repeat (client-final) the agreed one.
     #[error("SCRAM nonce mismatch")]
     NonceMismatch,
-    /// The client demands channel binding (`p=` GS2 flag), which we do not offer yet.
-    #[error("client requires SCRAM channel binding, which is not supported")]
+    /// The client demands channel binding (`p=` GS2 flag) we did not offer: not over TLS,
+    /// with the plain mechanism, or of a type other than tls-server-end-point.
+    #[error("client requires SCRAM channel binding, which is not available here")]
     ChannelBindingNotSupported,
+    /// The client says it could bind (`y`) but thinks we cannot, while we offered
+    /// SCRAM-SHA-256-PLUS: someone removed it from the list on the way (RFC 5802 §6).
+    #[error("SCRAM channel binding downgrade: the client did not see SCRAM-SHA-256-PLUS offered")]
+    ChannelBindingDowngrade,
     /// client-final's `c=` does not echo the GS2 header of client-first.
     #[error("SCRAM channel-binding data does not match the GS2 header")]
     ChannelBindingMismatch,
@@ -184,6 +198,9 @@ pub struct ScramServer {
     /// Other verifiers that also pass (a password being rotated in); same salt and iterations.
     alternatives: Vec<ScramSecret>,
     server_nonce: String,
+    /// tls-server-end-point data of this connection's certificate; `Some` when
+    /// SCRAM-SHA-256-PLUS was offered.
+    channel_binding: Option<Vec<u8>>,
     state: ServerState,
 }
 
@@ -196,7 +213,9 @@ enum ServerState {
 
 /// What client-final is checked against and what the signatures cover.
 struct ServerExchange {
-    gs2_header: String,
+    /// What client-final's `c=` must decode to: the GS2 header, plus the binding data when
+    /// the client bound to the channel.
+    cbind_input: Vec<u8>,
     client_first_bare: String,
     server_first: String,
     nonce: String,
@@ -208,11 +227,24 @@ impl ScramServer {
         Self::with_server_nonce(secret, random_nonce())
     }
 
+    /// Start an exchange over TLS, where SCRAM-SHA-256-PLUS is offered too: `end_point` is the
+    /// tls-server-end-point hash of the certificate this connection presented.
+    pub fn with_channel_binding(secret: ScramSecret, end_point: Vec<u8>) -> ScramServer {
+        Self::new(secret).bound_to(end_point)
+    }
+
+    /// The same exchange offered over TLS: SCRAM-SHA-256-PLUS too, bound to `end_point`.
+    pub fn bound_to(mut self, end_point: Vec<u8>) -> ScramServer {
+        self.channel_binding = Some(end_point);
+        self
+    }
+
     fn with_server_nonce(secret: ScramSecret, server_nonce: String) -> ScramServer {
         ScramServer {
             secret,
             alternatives: Vec::new(),
             server_nonce,
+            channel_binding: None,
             state: ServerState::AwaitingClientFirst,
         }
     }
@@ -229,6 +261,30 @@ impl ScramServer {
         server
     }
 
+    /// The mechanisms to list in AuthenticationSASL, preferred first.
+    pub fn mechanisms(&self) -> &'static [&'static str] {
+        match self.channel_binding {
+            Some(_) => &[SCRAM_SHA_256_PLUS, SCRAM_SHA_256],
+            None => &[SCRAM_SHA_256],
+        }
+    }
+
+    /// Checks the client's GS2 flag against the mechanism it chose and what we offered;
+    /// returns the channel-binding data client-final must echo after the GS2 header.
+    fn accept_flag(&self, mechanism: &str, flag: Gs2Flag) -> Result<&[u8], ScramError> {
+        let plus = mechanism == SCRAM_SHA_256_PLUS;
+        match (&self.channel_binding, plus, flag) {
+            (_, false, Gs2Flag::NotSupported) => Ok(&[]),
+            (None, false, Gs2Flag::ClientOnly) => Ok(&[]),
+            (Some(_), false, Gs2Flag::ClientOnly) => Err(ScramError::ChannelBindingDowngrade),
+            (Some(data), true, Gs2Flag::Bound) => Ok(data),
+            (_, _, Gs2Flag::Bound) => Err(ScramError::ChannelBindingNotSupported),
+            (_, true, _) => Err(ScramError::Malformed(
+                "SCRAM-SHA-256-PLUS without the p=tls-server-end-point flag",
+            )),
+        }
+    }
+
     /// Input: the SASLInitialResponse's mechanism name and data. Output: server-first-message
     /// bytes (for AuthenticationSASLContinue). Generates an 18-byte random server nonce part
     /// (base64) appended to the client nonce.
@@ -237,11 +293,13 @@ impl ScramServer {
             return Err(ScramError::OutOfOrder);
         }
         self.state = ServerState::Finished;
-        if mechanism != SCRAM_SHA_256 {
+        if !self.mechanisms().contains(&mechanism) {
             let shown = mechanism.chars().take(MAX_MECHANISM_IN_ERROR).collect();
             return Err(ScramError::UnsupportedMechanism(shown));
         }
         let first = parse_client_first(as_text(data)?)?;
+        let binding = self.accept_flag(mechanism, first.flag)?;
+        let cbind_input = [first.gs2_header.as_bytes(), binding].concat();
         let nonce = format!("{}{}", first.nonce, self.server_nonce);
         let server_first = format!(
             "r={nonce},s={},i={}",
@@ -250,7 +308,7 @@ impl ScramServer {
         );
         let reply = server_first.clone().into_bytes();
         self.state = ServerState::AwaitingClientFinal(ServerExchange {
-            gs2_header: first.gs2_header.to_owned(),
+            cbind_input,
             client_first_bare: first.bare.to_owned(),
             server_first,
             nonce,
@@ -258,7 +316,8 @@ impl ScramServer {
         Ok(reply)
     }
 
-    /// Input: client-final-message. Verifies channel-binding echo `c=biws`, nonce, and proof
+    /// Input: client-final-message. Verifies the channel-binding echo `c=` (the GS2 header,
+    /// plus the certificate hash for SCRAM-SHA-256-PLUS), nonce, and proof
     /// (constant-time compare). Output: server-final-message bytes (`v=...`) for
     /// AuthenticationSASLFinal. `Ok` means the client is authenticated.
     pub fn client_final(&mut self, data: &[u8]) -> Result<Vec<u8>, ScramError> {
@@ -268,9 +327,10 @@ impl ScramServer {
             return Err(ScramError::OutOfOrder);
         };
         let client_final = parse_client_final(as_text(data)?)?;
-        if BASE64.decode(client_final.channel_binding).ok().as_deref()
-            != Some(exchange.gs2_header.as_bytes())
-        {
+        let echoed = BASE64
+            .decode(client_final.channel_binding)
+            .unwrap_or_default();
+        if !bool::from(echoed.ct_eq(&exchange.cbind_input)) {
             return Err(ScramError::ChannelBindingMismatch);
         }
         if client_final.nonce != exchange.nonce {
@@ -317,7 +377,38 @@ impl fmt::Debug for ScramServer {
 pub struct ScramClient {
     nonce: String,
     client_first_bare: String,
+    binding: ClientBinding,
     state: ClientState,
+}
+
+/// What the client side says about channel binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientBinding {
+    /// `n`: no TLS, or no usable certificate hash.
+    NotSupported,
+    /// `y`: we could bind, but the server did not offer SCRAM-SHA-256-PLUS.
+    ServerDidNotOffer,
+    /// `p=tls-server-end-point` with the hash of the server's certificate.
+    TlsServerEndPoint(Vec<u8>),
+}
+
+impl ClientBinding {
+    fn gs2_header(&self) -> String {
+        match self {
+            ClientBinding::NotSupported => GS2_HEADER.to_owned(),
+            ClientBinding::ServerDidNotOffer => "y,,".to_owned(),
+            ClientBinding::TlsServerEndPoint(_) => format!("p={TLS_SERVER_END_POINT},,"),
+        }
+    }
+
+    /// client-final's `c=` value, before base64.
+    fn cbind_input(&self) -> Vec<u8> {
+        let mut input = self.gs2_header().into_bytes();
+        if let ClientBinding::TlsServerEndPoint(data) = self {
+            input.extend_from_slice(data);
+        }
+        input
+    }
 }
 
 enum ClientState {
@@ -334,13 +425,29 @@ enum ClientState {
 impl ScramClient {
     /// Start an exchange with a random 18-byte (base64) client nonce.
     pub fn new(password: &str) -> ScramClient {
+        Self::with_binding(password, ClientBinding::NotSupported)
+    }
+
+    /// Start an exchange that binds to the TLS channel (or says why it does not).
+    pub fn with_binding(password: &str, binding: ClientBinding) -> ScramClient {
         // PostgreSQL ignores the SCRAM user name in favour of the startup packet's.
-        Self::with_nonce(password, random_nonce(), "")
+        let mut client = Self::with_nonce(password, random_nonce(), "");
+        client.binding = binding;
+        client
+    }
+
+    /// The mechanism to name in SASLInitialResponse.
+    pub fn mechanism(&self) -> &'static str {
+        match self.binding {
+            ClientBinding::TlsServerEndPoint(_) => SCRAM_SHA_256_PLUS,
+            _ => SCRAM_SHA_256,
+        }
     }
 
     fn with_nonce(password: &str, nonce: String, user: &str) -> ScramClient {
         ScramClient {
             client_first_bare: format!("n={user},r={nonce}"),
+            binding: ClientBinding::NotSupported,
             nonce,
             state: ClientState::AwaitingServerFirst {
                 password: password.to_owned(),
@@ -348,9 +455,9 @@ impl ScramClient {
         }
     }
 
-    /// client-first-message bytes: `n,,n=,r=<nonce>`.
+    /// client-first-message bytes: `<gs2 header>n=,r=<nonce>`.
     pub fn client_first(&self) -> Vec<u8> {
-        format!("{GS2_HEADER}{}", self.client_first_bare).into_bytes()
+        format!("{}{}", self.binding.gs2_header(), self.client_first_bare).into_bytes()
     }
 
     /// Input server-first (`r=...,s=...,i=...`); checks the nonce extends ours and the
@@ -386,7 +493,8 @@ impl ScramClient {
         let server_first = as_text(data)?;
         let params = parse_server_first(server_first, &self.nonce)?;
         let keys = Keys::from_salted(&derive(&password, &params.salt, params.iterations));
-        let without_proof = format!("c={GS2_HEADER_B64},r={}", params.nonce);
+        let cbind = BASE64.encode(self.binding.cbind_input());
+        let without_proof = format!("c={cbind},r={}", params.nonce);
         let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
         let client_signature = hmac(&keys.stored_key, auth_message.as_bytes());
         let proof = xor(&keys.client_key, &client_signature);
@@ -514,7 +622,19 @@ impl Keys {
     }
 }
 
+/// The GS2 channel-binding flag of client-first (RFC 5802 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gs2Flag {
+    /// `n`: the client does not support channel binding.
+    NotSupported,
+    /// `y`: the client supports it but thinks the server does not.
+    ClientOnly,
+    /// `p=tls-server-end-point`: the client binds to the channel.
+    Bound,
+}
+
 struct ClientFirst<'a> {
+    flag: Gs2Flag,
     gs2_header: &'a str,
     bare: &'a str,
     nonce: &'a str,
@@ -523,7 +643,7 @@ struct ClientFirst<'a> {
 fn parse_client_first(msg: &str) -> Result<ClientFirst<'_>, ScramError> {
     const NO_HEADER: ScramError = ScramError::Malformed("client-first lacks a GS2 header");
     let mut parts = msg.splitn(3, ',');
-    check_channel_binding_flag(parts.next().unwrap_or_default())?;
+    let flag = channel_binding_flag(parts.next().unwrap_or_default())?;
     let authzid = parts.next().ok_or(NO_HEADER)?;
     if !authzid.is_empty() {
         return Err(ScramError::Malformed(
@@ -541,19 +661,20 @@ fn parse_client_first(msg: &str) -> Result<ClientFirst<'_>, ScramError> {
         ));
     }
     Ok(ClientFirst {
+        flag,
         gs2_header: &msg[..msg.len() - bare.len()],
         bare,
         nonce,
     })
 }
 
-fn check_channel_binding_flag(flag: &str) -> Result<(), ScramError> {
-    match flag {
-        // 'y' (client could bind but thinks we cannot) is only acceptable because we never
-        // advertise SCRAM-SHA-256-PLUS; once we do, it signals a downgrade (RFC 5802 §6).
-        "n" | "y" => Ok(()),
-        f if f.starts_with("p=") => Err(ScramError::ChannelBindingNotSupported),
-        _ => Err(ScramError::Malformed("invalid GS2 channel-binding flag")),
+fn channel_binding_flag(flag: &str) -> Result<Gs2Flag, ScramError> {
+    match flag.strip_prefix("p=") {
+        Some(TLS_SERVER_END_POINT) => Ok(Gs2Flag::Bound),
+        Some(_) => Err(ScramError::ChannelBindingNotSupported),
+        None if flag == "n" => Ok(Gs2Flag::NotSupported),
+        None if flag == "y" => Ok(Gs2Flag::ClientOnly),
+        None => Err(ScramError::Malformed("invalid GS2 channel-binding flag")),
     }
 }
 
@@ -1356,5 +1477,107 @@ mod tests {
         let mut server = ScramServer::new(cheap_secret("other"));
         let err = exchange(&mut client, &mut server, None).expect_err("wrong password");
         assert_eq!(err.to_string(), "SCRAM client proof is invalid");
+    }
+
+    /// A whole exchange where the client chooses its mechanism from the server's list.
+    fn bound_exchange(
+        client: &mut ScramClient,
+        server: &mut ScramServer,
+    ) -> Result<(), ScramError> {
+        let mechanism = client.mechanism();
+        assert!(server.mechanisms().contains(&mechanism));
+        let server_first = server.client_first(mechanism, &client.client_first())?;
+        let client_final = client.server_first(&server_first)?;
+        let server_final = server.client_final(&client_final)?;
+        client.server_final(&server_final)
+    }
+
+    const CERT_HASH: &[u8] = b"32 bytes of a certificate hash..";
+
+    #[test]
+    fn plus_is_offered_only_with_channel_binding() {
+        let plain = ScramServer::new(cheap_secret("pw"));
+        assert_eq!(plain.mechanisms(), &[SCRAM_SHA_256]);
+        let tls = ScramServer::with_channel_binding(cheap_secret("pw"), CERT_HASH.to_vec());
+        assert_eq!(tls.mechanisms(), &[SCRAM_SHA_256_PLUS, SCRAM_SHA_256]);
+    }
+
+    #[test]
+    fn plus_round_trip_with_the_same_certificate() {
+        let binding = ClientBinding::TlsServerEndPoint(CERT_HASH.to_vec());
+        let mut client = ScramClient::with_binding("pw", binding);
+        assert_eq!(client.mechanism(), SCRAM_SHA_256_PLUS);
+        assert!(text(client.client_first()).starts_with("p=tls-server-end-point,,n=,r="));
+        let mut server = ScramServer::with_channel_binding(cheap_secret("pw"), CERT_HASH.to_vec());
+        assert_eq!(bound_exchange(&mut client, &mut server), Ok(()));
+    }
+
+    #[test]
+    fn plus_fails_when_the_client_saw_another_certificate() {
+        // A man in the middle terminates TLS with its own certificate: the client hashes that.
+        let binding = ClientBinding::TlsServerEndPoint(b"hash of the attacker's cert".to_vec());
+        let mut client = ScramClient::with_binding("pw", binding);
+        let mut server = ScramServer::with_channel_binding(cheap_secret("pw"), CERT_HASH.to_vec());
+        assert_eq!(
+            bound_exchange(&mut client, &mut server),
+            Err(ScramError::ChannelBindingMismatch)
+        );
+    }
+
+    #[test]
+    fn y_flag_after_plus_was_offered_is_a_downgrade() {
+        let mut client = ScramClient::with_binding("pw", ClientBinding::ServerDidNotOffer);
+        assert!(text(client.client_first()).starts_with("y,,"));
+        let mut server = ScramServer::with_channel_binding(cheap_secret("pw"), CERT_HASH.to_vec());
+        assert_eq!(
+            bound_exchange(&mut client, &mut server),
+            Err(ScramError::ChannelBindingDowngrade)
+        );
+        // Without PLUS on offer, 'y' is the honest answer and goes through.
+        let mut client = ScramClient::with_binding("pw", ClientBinding::ServerDidNotOffer);
+        let mut server = ScramServer::new(cheap_secret("pw"));
+        assert_eq!(bound_exchange(&mut client, &mut server), Ok(()));
+    }
+
+    #[test]
+    fn client_without_binding_support_still_logs_in_over_tls() {
+        let mut client = ScramClient::new("pw");
+        let mut server = ScramServer::with_channel_binding(cheap_secret("pw"), CERT_HASH.to_vec());
+        assert_eq!(bound_exchange(&mut client, &mut server), Ok(()));
+    }
+
+    #[test]
+    fn flag_and_mechanism_must_agree() {
+        let tls = || ScramServer::with_channel_binding(cheap_secret("pw"), CERT_HASH.to_vec());
+        assert!(matches!(
+            tls().client_first(SCRAM_SHA_256_PLUS, b"n,,n=,r=abc"),
+            Err(ScramError::Malformed(_))
+        ));
+        assert_eq!(
+            tls().client_first(SCRAM_SHA_256, b"p=tls-server-end-point,,n=,r=abc"),
+            Err(ScramError::ChannelBindingNotSupported)
+        );
+        assert_eq!(
+            tls().client_first(SCRAM_SHA_256_PLUS, b"p=tls-unique,,n=,r=abc"),
+            Err(ScramError::ChannelBindingNotSupported)
+        );
+    }
+
+    #[test]
+    fn plus_client_final_must_carry_the_hash_not_just_the_header() {
+        let mut server = ScramServer::with_channel_binding(cheap_secret("pw"), CERT_HASH.to_vec());
+        let bare = "n=,r=clientnonce";
+        let header = "p=tls-server-end-point,,";
+        let first = format!("{header}{bare}");
+        let server_first = text(
+            server
+                .client_first(SCRAM_SHA_256_PLUS, first.as_bytes())
+                .expect("PLUS accepted over TLS"),
+        );
+        let client_final = client_final_for("pw", header, bare, &server_first);
+        assert_eq!(
+            server.client_final(client_final.as_bytes()),
+            Err(ScramError::ChannelBindingMismatch)
+        );
     }
 }

@@ -23,6 +23,18 @@ pub struct ClientConn {
     pub wbuf: BytesMut,
     pub peer: SocketAddr,
     pub max_message: usize,
+    pub transport: Transport,
+}
+
+/// Whether the client's connection is encrypted.
+#[derive(Debug)]
+pub enum Transport {
+    Plain,
+    /// TLS; `end_point` is the channel-binding data of the certificate this client was shown
+    /// (`None` when its signature algorithm allows no binding).
+    Tls {
+        end_point: Option<Box<[u8]>>,
+    },
 }
 
 impl ClientConn {
@@ -33,6 +45,7 @@ impl ClientConn {
             wbuf: BytesMut::new(),
             peer,
             max_message,
+            transport: Transport::Plain,
         }
     }
 

@@ -5,6 +5,6 @@ mod client_conn;
 mod listener;
 mod negotiate;
 
-pub use client_conn::ClientConn;
+pub use client_conn::{ClientConn, Transport};
 pub use listener::serve_listener;
 pub use negotiate::{negotiate, Negotiated};

@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use pgwire::auth::scram::SCRAM_SHA_256;
-use pgwire::auth::{ScramSecret, ScramServer};
+use pgwire::auth::{ScramError, ScramSecret, ScramServer};
 use pgwire::frontend::{self, SaslInitialResponse};
 use pgwire::{encode, FrontendTag, ProtocolError};
 
 use super::{UserDirectory, UserEntry};
-use crate::accept::ClientConn;
+use crate::accept::{ClientConn, Transport};
 use crate::error::SessionError;
 use config::ClientAuth;
 
@@ -47,14 +46,25 @@ pub async fn authenticate(
     }
 }
 
-/// Runs SCRAM-SHA-256; Ok(false) when the proof is wrong.
-async fn scram(client: &mut ClientConn, mut server: ScramServer) -> Result<bool, SessionError> {
-    encode::authentication_sasl(&mut client.wbuf, &[SCRAM_SHA_256]);
+/// Runs SCRAM-SHA-256, or over TLS SCRAM-SHA-256-PLUS if the client picks it; Ok(false)
+/// when the proof is wrong, or channel binding fails or was stripped (a downgrade).
+async fn scram(client: &mut ClientConn, server: ScramServer) -> Result<bool, SessionError> {
+    let mut server = match &client.transport {
+        Transport::Tls {
+            end_point: Some(end_point),
+        } => server.bound_to(end_point.to_vec()),
+        _ => server,
+    };
+    encode::authentication_sasl(&mut client.wbuf, server.mechanisms());
     client.flush().await?;
     let body = read_password_message(client).await?;
     let initial = SaslInitialResponse::parse(&body)?;
-    let Ok(server_first) = server.client_first(initial.mechanism, initial.data) else {
-        return Ok(false);
+    let server_first = match server.client_first(initial.mechanism, initial.data) {
+        Ok(server_first) => server_first,
+        Err(e) => {
+            tracing::info!(error = %e, "SCRAM exchange refused");
+            return Ok(false);
+        }
     };
     encode::authentication_sasl_continue(&mut client.wbuf, &server_first);
     client.flush().await?;
@@ -64,7 +74,12 @@ async fn scram(client: &mut ClientConn, mut server: ScramServer) -> Result<bool,
             encode::authentication_sasl_final(&mut client.wbuf, &server_final);
             Ok(true)
         }
-        Err(_) => Ok(false),
+        Err(e) => {
+            if !matches!(e, ScramError::InvalidProof) {
+                tracing::info!(error = %e, "SCRAM exchange refused");
+            }
+            Ok(false)
+        }
     }
 }
 

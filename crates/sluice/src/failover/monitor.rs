@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use config::HostPort;
+use config::{HostPort, ServerAuth};
 use tokio::task::JoinHandle;
 
 use super::{HostHealth, HostState, Topology};
 use crate::credentials::{Credentials, LoginAs};
+use crate::tls::ServerTls;
 use crate::upstream::{connect, ConnectParams, ServerConn};
 
 /// Who the monitor logs in as (the first configured user, its credentials rotating with the
@@ -18,6 +19,9 @@ pub struct MonitorLogin {
     pub credentials: Arc<Credentials>,
     pub database: String,
     pub connect_timeout: Duration,
+    /// The same TLS and server_auth settings as every other server connection.
+    pub tls: Arc<ServerTls>,
+    pub server_auth: ServerAuth,
 }
 
 /// What one probe found.
@@ -68,9 +72,12 @@ pub fn spawn_monitor(
             let probing = hosts
                 .iter()
                 .zip(probes.iter_mut())
-                .map(|(host, probe)| probe_host(host, probe, &login));
+                .map(|(host, probe)| probe_host(host, probe, &login, &topology));
             let roles = futures_util::future::join_all(probing).await;
             let writer = elect(&hosts, &roles, &mut cluster);
+            if writer.is_some() {
+                topology.clear_probe_failure();
+            }
             let health = health(
                 &hosts,
                 &roles,
@@ -162,7 +169,12 @@ fn health(
         .collect()
 }
 
-async fn probe_host(host: &HostPort, probe: &mut Option<ServerConn>, login: &MonitorLogin) -> Role {
+async fn probe_host(
+    host: &HostPort,
+    probe: &mut Option<ServerConn>,
+    login: &MonitorLogin,
+    topology: &Topology,
+) -> Role {
     if probe.is_none() {
         let connect_as = |user: LoginAs| async move {
             let params = ConnectParams {
@@ -174,6 +186,8 @@ async fn probe_host(host: &HostPort, probe: &mut Option<ServerConn>, login: &Mon
                 timeout: login.connect_timeout,
                 key_cache: user.key_cache(),
                 max_prepared: 1,
+                tls: &login.tls,
+                server_auth: login.server_auth,
             };
             connect(&params).await
         };
@@ -182,7 +196,9 @@ async fn probe_host(host: &HostPort, probe: &mut Option<ServerConn>, login: &Mon
         match login.credentials.log_in(Duration::ZERO, connect_as).await {
             Ok(conn) => *probe = Some(conn),
             Err(e) => {
-                tracing::debug!(host = %host, error = %e, "probe connection failed");
+                if topology.note_probe_failure(format!("{host}: {e}")) {
+                    tracing::warn!(host = %host, error = %e, "probe connection failed");
+                }
                 return Role::Down;
             }
         }

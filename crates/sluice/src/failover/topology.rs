@@ -30,6 +30,10 @@ pub struct Topology {
     /// A standby further behind than this is not readable.
     max_replica_lag: Duration,
     events: FailoverEvents,
+    /// Why the latest probe could not log in, told to clients that find no writer: a TLS or
+    /// authentication mistake in the config otherwise shows only as "no writer". std Mutex:
+    /// a string swapped in or cloned out.
+    probe_failure: std::sync::Mutex<Option<String>>,
 }
 
 impl Default for Topology {
@@ -46,6 +50,7 @@ impl Topology {
             probe_now: Notify::new(),
             hosts: watch::channel(Vec::new()).0,
             max_replica_lag,
+            probe_failure: std::sync::Mutex::new(None),
             events: FailoverEvents::default(),
         }
     }
@@ -132,6 +137,32 @@ impl Topology {
     /// The generation of the latest election (with or without a writer).
     pub fn generation(&self) -> u64 {
         self.elections.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records why a probe failed; true if the reason is new (worth a log line).
+    pub fn note_probe_failure(&self, why: String) -> bool {
+        let mut last = self
+            .probe_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let new = last.as_deref() != Some(why.as_str());
+        *last = Some(why);
+        new
+    }
+
+    pub fn clear_probe_failure(&self) {
+        *self
+            .probe_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// The latest probe failure, if the last probe of some host failed.
+    pub fn probe_failure(&self) -> Option<String> {
+        self.probe_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn request_probe(&self) {

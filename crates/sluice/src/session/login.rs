@@ -30,7 +30,7 @@ pub async fn login(
     client: &mut ClientConn,
     route: Route,
 ) -> Result<Option<LoggedIn>, SessionError> {
-    let startup = match negotiate(client).await? {
+    let startup = match negotiate(client, shared.client_tls.as_ref()).await? {
         Negotiated::Cancel(key) => {
             forward_cancel(shared, key).await;
             return Ok(None);

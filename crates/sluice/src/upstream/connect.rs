@@ -4,13 +4,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use config::HostPort;
+use config::{HostPort, ServerAuth};
 use pgwire::auth::ScramKeyCache;
 use pgwire::{encode, CancelKey};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{lookup_host, TcpStream};
 
+use super::secure::secure;
 use super::{server_auth, ServerConn, UpstreamError};
+use crate::tls::ServerTls;
 
 /// Everything needed to open one server connection.
 pub struct ConnectParams<'a> {
@@ -22,6 +24,8 @@ pub struct ConnectParams<'a> {
     pub timeout: Duration,
     pub key_cache: &'a ScramKeyCache,
     pub max_prepared: usize,
+    pub tls: &'a ServerTls,
+    pub server_auth: ServerAuth,
 }
 
 /// Opens and logs in one server connection, within `params.timeout`.
@@ -35,7 +39,8 @@ pub async fn connect(params: &ConnectParams<'_>) -> Result<ServerConn, UpstreamE
 }
 
 async fn connect_now(params: &ConnectParams<'_>) -> Result<ServerConn, UpstreamError> {
-    let (stream, addr) = open_tcp(params.host).await?;
+    let (tcp, addr) = open_tcp(params.host).await?;
+    let (stream, link) = secure(tcp, params.host, params.tls).await?;
     let mut conn = ServerConn::new(stream, addr, params.max_prepared);
     let mut out = BytesMut::new();
     encode::startup_message(
@@ -43,7 +48,14 @@ async fn connect_now(params: &ConnectParams<'_>) -> Result<ServerConn, UpstreamE
         &[("user", params.user), ("database", params.database)],
     );
     conn.stream.write_all(&out).await?;
-    server_auth::login(&mut conn, params.user, params.password, params.key_cache).await?;
+    let login = server_auth::Login {
+        user: params.user,
+        password: params.password,
+        key_cache: params.key_cache,
+        link: &link,
+        allowed: params.server_auth,
+    };
+    server_auth::login(&mut conn, &login).await?;
     if !params.init_query.is_empty() {
         conn.simple_query(params.init_query).await?;
     }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use config::{ServerAuth, ServerTlsMode};
 use pgwire::auth::ScramError;
 use pgwire::{ErrorFields, ProtocolError, Severity, SqlState};
 
@@ -34,7 +35,29 @@ pub enum UpstreamError {
     #[error("server protocol violation: {0}")]
     Protocol(#[from] ProtocolError),
     #[error("no writer (primary) known within {waited:?}")]
-    NoWriter { waited: Duration },
+    NoWriter {
+        waited: Duration,
+        /// Why the monitor could not reach the hosts, when it could not.
+        probe_failure: Option<String>,
+    },
+    #[error("TLS with {host} failed: {source}")]
+    Tls {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{host} does not accept TLS, and tls_mode = \"{mode}\" does not allow plaintext")]
+    TlsRefused { host: String, mode: ServerTlsMode },
+    #[error("server asked for {method}, which server_auth = \"{allowed}\" does not allow")]
+    AuthNotAllowed {
+        method: &'static str,
+        allowed: ServerAuth,
+    },
+    #[error(
+        "server asked for a cleartext password over an unencrypted connection; Sluice does not \
+         send it (set tls_mode = \"require\" or stronger)"
+    )]
+    CleartextWithoutTls,
     #[error("no readable standby known within {waited:?}")]
     NoReader { waited: Duration },
     #[error("no server connection became available within {waited:?}")]
@@ -81,13 +104,20 @@ impl UpstreamError {
                 severity,
                 ..server.clone()
             },
-            UpstreamError::NoWriter { waited } => ErrorFields::new(
+            UpstreamError::NoWriter {
+                waited,
+                probe_failure,
+            } => ErrorFields::new(
                 severity,
                 SqlState::TOO_MANY_CONNECTIONS,
                 format!(
                     "no writer (primary) available within connection_borrow_timeout ({}): \
-                     the database is failing over or no host accepts writes",
-                    crate::error::humanize(*waited)
+                     the database is failing over or no host accepts writes{}",
+                    crate::error::humanize(*waited),
+                    probe_failure
+                        .as_ref()
+                        .map(|why| format!(" (last probe failure: {why})"))
+                        .unwrap_or_default()
                 ),
             )
             .with_hint("retry shortly; Sluice routes new transactions to the new primary as soon as it sees one"),

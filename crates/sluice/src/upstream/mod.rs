@@ -6,6 +6,7 @@ mod error;
 mod live;
 mod readers;
 mod route;
+mod secure;
 mod server_auth;
 mod server_conn;
 mod target;

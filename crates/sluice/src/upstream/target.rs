@@ -15,6 +15,7 @@ use super::{connect, ConnectParams, LiveConnections, Readers, Route, ServerConn,
 use crate::credentials::{Credentials, LoginAs};
 use crate::failover::Topology;
 use crate::session::params::{sync_statement, Settings};
+use crate::tls::ServerTls;
 use config::HostPort;
 
 /// Server connections are pooled per (database, user): a connection logged in as one role
@@ -50,6 +51,8 @@ pub struct Target {
     pub live: Arc<LiveConnections>,
     settings: DatabaseConfig,
     max_prepared: usize,
+    /// tls_mode applied to every connection to any host.
+    pub tls: Arc<ServerTls>,
     server_max_connections: OnceCell<u32>,
     // std Mutex: held only to clone an Arc in or out, never across an await.
     params: Mutex<HashMap<ParamsKey, Arc<OnceCell<ServerParams>>>>,
@@ -62,7 +65,7 @@ pub struct Target {
 const MAX_CACHED_SETTINGS: usize = 1024;
 
 impl Target {
-    pub fn new(settings: DatabaseConfig, max_prepared: usize) -> Self {
+    pub fn new(settings: DatabaseConfig, max_prepared: usize, tls: Arc<ServerTls>) -> Self {
         // Until the server's max_connections is known, allow one connection: the first login
         // discovers the real limit with it.
         let limits = limits_for(&settings, None);
@@ -73,6 +76,7 @@ impl Target {
             live: Arc::new(LiveConnections::default()),
             settings,
             max_prepared,
+            tls,
             server_max_connections: OnceCell::new(),
             params: Mutex::new(HashMap::new()),
             params_with_settings: Mutex::new(HashMap::new()),
@@ -96,11 +100,12 @@ impl Target {
             // brain), they wait for one rather than guess.
             let left = deadline.saturating_duration_since(Instant::now());
             let waited = self.settings.connection_borrow_timeout;
-            let writer = self
-                .topology
-                .wait_for_writer(left)
-                .await
-                .ok_or(UpstreamError::NoWriter { waited })?;
+            let writer = self.topology.wait_for_writer(left).await.ok_or_else(|| {
+                UpstreamError::NoWriter {
+                    waited,
+                    probe_failure: self.topology.probe_failure(),
+                }
+            })?;
             match self.connect_to(&writer.host, key, creds).await {
                 Ok(mut conn) => {
                     conn.live = self.live.register(&conn.stream, writer.generation);
@@ -151,6 +156,8 @@ impl Target {
                 timeout: self.settings.connect_timeout,
                 key_cache: login.key_cache(),
                 max_prepared: self.max_prepared,
+                tls: &self.tls,
+                server_auth: self.settings.server_auth,
             };
             connect(&params).await
         };
