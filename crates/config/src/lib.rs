@@ -1,7 +1,7 @@
 //! Typed configuration for Sluice.
 //!
 //! The file is TOML with four sections: `[proxy]`, `[database]`,
-//! `[[users]]` and `[log]`; see `docs/configuration.md` for every key.
+//! `[[users]]`, `[log]` and `[admin]`; see `docs/configuration.md` for every key.
 //! Loading is two steps: the toml crate parses the file into loose serde
 //! types (rejecting bad syntax and unknown keys), then validation turns
 //! those into the types here, collecting every problem with its key path so
@@ -22,7 +22,7 @@ use std::path::Path;
 pub use error::{ConfigError, Problem};
 pub use host::{HostPort, DEFAULT_PG_PORT};
 pub use model::{
-    ClientAuth, Config, DatabaseConfig, LogConfig, LogFormat, PoolMode, ProxyConfig, UserConfig,
+    AdminConfig, ClientAuth, Config, DatabaseConfig, LogConfig, LogFormat, PoolMode, ProxyConfig, UserConfig,
     PIN_REASONS,
 };
 pub use secret::Secret;

@@ -20,6 +20,7 @@ pub(crate) struct RawConfig {
     pub database: Option<RawDatabase>,
     pub users: Vec<RawUser>,
     pub log: RawLog,
+    pub admin: RawAdmin,
 }
 
 #[derive(Deserialize, Default)]
@@ -67,6 +68,16 @@ pub(crate) struct RawLog {
     pub format: Option<String>,
     pub filter: Option<String>,
     pub log_connections: Option<bool>,
+    pub log_pins: Option<bool>,
+    pub log_failover: Option<bool>,
+    pub stats_interval: Option<StrOrInt>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawAdmin {
+    pub listen: Option<String>,
+    pub users: Option<Vec<String>>,
 }
 
 /// A string or an integer. Durations and byte sizes accept either in the
