@@ -22,8 +22,8 @@ use std::path::Path;
 pub use error::{ConfigError, Problem};
 pub use host::{HostPort, DEFAULT_PG_PORT};
 pub use model::{
-    AdminConfig, ClientAuth, Config, DatabaseConfig, LogConfig, LogFormat, PoolMode, ProxyConfig, UserConfig,
-    PIN_REASONS,
+    AdminConfig, ClientAuth, Config, DatabaseConfig, LogConfig, LogFormat, PoolMode, ProxyConfig,
+    UserConfig, PIN_REASONS,
 };
 pub use secret::Secret;
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, Problem};
 use crate::model::{
-    defaults, AdminConfig, ClientAuth, Config, DatabaseConfig, LogConfig, LogFormat, PoolMode, ProxyConfig,
-    UserConfig, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE,
+    defaults, AdminConfig, ClientAuth, Config, DatabaseConfig, LogConfig, LogFormat, PoolMode,
+    ProxyConfig, UserConfig, MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE,
 };
 use crate::raw::{RawAdmin, RawConfig, RawDatabase, RawLog, RawProxy, RawUser, StrOrInt};
 use crate::secret::Secret;
@@ -351,7 +351,9 @@ impl Checker {
         proxy_listen: SocketAddr,
     ) -> AdminConfig {
         let listen = self
-            .field("admin.listen", raw.listen, None, |s| listen_addr(&s).map(Some))
+            .field("admin.listen", raw.listen, None, |s| {
+                listen_addr(&s).map(Some)
+            })
             .flatten();
         if listen.is_some_and(|a| a == proxy_listen && a.port() != 0) {
             self.problem(
@@ -367,7 +369,10 @@ impl Checker {
                     format!(r#"no [[users]] entry named "{name}": admin users log in with a configured user's password"#),
                 );
             } else if names[..i].contains(name) {
-                self.problem(format!("admin.users[{i}]"), format!(r#"duplicate admin user "{name}""#));
+                self.problem(
+                    format!("admin.users[{i}]"),
+                    format!(r#"duplicate admin user "{name}""#),
+                );
             }
         }
         AdminConfig {

@@ -37,6 +37,10 @@ pub enum SessionError {
     IdleTimeout(Duration),
     #[error("shutting down")]
     Shutdown,
+    #[error("disconnected by KILL_CLIENT")]
+    Killed,
+    #[error("user {user:?} may not use the admin console")]
+    NotAdmin { user: String },
     /// The server closed or failed under a running transaction or query. `fatal_forwarded`
     /// is true when the server's own FATAL already reached the client.
     #[error("server connection lost: {cause}")]
@@ -61,12 +65,15 @@ impl SessionError {
             | SessionError::AuthFailed { .. }
             | SessionError::DatabaseNotAllowed { .. }
             | SessionError::NoUser
+            | SessionError::NotAdmin { .. }
             | SessionError::LoginTimeout(_)
             | SessionError::IdleTimeout(_) => Side::Client,
             SessionError::ServerLost { .. }
             | SessionError::CommitUnknown { .. }
             | SessionError::Upstream(_) => Side::Server,
-            SessionError::TooManyClients(_) | SessionError::Shutdown => Side::Proxy,
+            SessionError::TooManyClients(_) | SessionError::Shutdown | SessionError::Killed => {
+                Side::Proxy
+            }
         }
     }
 
@@ -107,6 +114,18 @@ impl SessionError {
             SessionError::Shutdown => fatal(
                 SqlState::ADMIN_SHUTDOWN,
                 "terminating connection because Sluice is shutting down".into(),
+            ),
+            SessionError::Killed => fatal(
+                SqlState::ADMIN_SHUTDOWN,
+                "terminating connection due to administrator command (KILL_CLIENT)".into(),
+            ),
+            SessionError::NotAdmin { user } => Some(
+                ErrorFields::new(
+                    Severity::Fatal,
+                    SqlState::INSUFFICIENT_PRIVILEGE,
+                    format!("user \"{user}\" may not use the Sluice admin console"),
+                )
+                .with_hint("list the user in [admin] users to allow it"),
             ),
             SessionError::ServerLost {
                 fatal_forwarded: true,

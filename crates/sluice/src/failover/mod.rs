@@ -6,4 +6,4 @@ mod monitor;
 mod topology;
 
 pub use monitor::{spawn_monitor, MonitorLogin};
-pub use topology::Topology;
+pub use topology::{HostRole, HostStatus, Topology};

@@ -3,13 +3,13 @@
 //! every connect, so DNS-based failover is followed.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use config::HostPort;
 use pgwire::auth::ScramKeyCache;
 use tokio::task::JoinHandle;
 
-use super::Topology;
+use super::{HostRole, HostStatus, Topology};
 use crate::upstream::{connect, ConnectParams, ServerConn};
 
 /// Who the monitor logs in as (the first configured user) and where.
@@ -18,6 +18,8 @@ pub struct MonitorLogin {
     pub password: config::Secret<String>,
     pub database: String,
     pub connect_timeout: Duration,
+    /// Log elections and the loss of the writer (`[log] log_failover`).
+    pub log_elections: bool,
 }
 
 /// What one probe found.
@@ -61,8 +63,10 @@ pub fn spawn_monitor(
                 .map(|(host, probe)| probe_host(host, probe, &login, &key_cache));
             let roles = futures_util::future::join_all(probing).await;
             let writer = elect(&hosts, &roles, &mut cluster);
+            topology.record_probes(statuses(&hosts, &roles, writer.as_ref()));
             if topology.elect(writer.clone()) {
                 match &writer {
+                    _ if !login.log_elections => {}
                     Some(host) => tracing::info!(writer = %host, ?roles, "writer elected"),
                     None => tracing::warn!(?roles, "no writer: new transactions wait"),
                 }
@@ -74,6 +78,24 @@ pub fn spawn_monitor(
             }
         }
     })
+}
+
+fn statuses(hosts: &[HostPort], roles: &[Role], writer: Option<&HostPort>) -> Vec<HostStatus> {
+    let probed_at = SystemTime::now();
+    hosts
+        .iter()
+        .zip(roles)
+        .map(|(host, role)| HostStatus {
+            host: host.clone(),
+            role: match role {
+                Role::Primary { .. } if Some(host) == writer => HostRole::Writer,
+                Role::Primary { .. } => HostRole::Ineligible,
+                Role::Standby { .. } => HostRole::Standby,
+                Role::Down => HostRole::Unreachable,
+            },
+            probed_at,
+        })
+        .collect()
 }
 
 /// The host that is up, not in recovery, of this cluster, and on the newest timeline; none if

@@ -1,6 +1,8 @@
 //! The current view of the target group: which host, if any, is the writer.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use config::HostPort;
 use tokio::sync::{watch, Notify};
@@ -13,6 +15,38 @@ pub struct Writer {
     pub generation: u64,
 }
 
+/// What the latest probe found for one host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostRole {
+    /// The elected writer.
+    Writer,
+    /// Up and in recovery.
+    Standby,
+    /// Up and not in recovery, but not elected (an old primary, a tie, another cluster).
+    Ineligible,
+    /// Could not be reached or asked.
+    Unreachable,
+}
+
+impl HostRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostRole::Writer => "writer",
+            HostRole::Standby => "standby",
+            HostRole::Ineligible => "ineligible",
+            HostRole::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// One host as of its latest probe.
+#[derive(Debug, Clone)]
+pub struct HostStatus {
+    pub host: HostPort,
+    pub role: HostRole,
+    pub probed_at: SystemTime,
+}
+
 /// Shared between the monitor (which writes it) and the target (which reads it).
 #[derive(Debug)]
 pub struct Topology {
@@ -21,6 +55,13 @@ pub struct Topology {
     elections: std::sync::atomic::AtomicU64,
     /// Asks the monitor to probe now (a server connection just failed).
     probe_now: Notify,
+    /// Elections that found a writer (the first one included).
+    writer_elections: AtomicU64,
+    /// Elections that found no writer where there had been one.
+    writer_losses: AtomicU64,
+    /// The latest probe round, for the admin interface. std Mutex: replaced once per round,
+    /// copied out by the admin interface; never held across an await.
+    hosts: Mutex<Vec<HostStatus>>,
 }
 
 impl Default for Topology {
@@ -29,6 +70,9 @@ impl Default for Topology {
             writer: watch::channel(None).0,
             elections: std::sync::atomic::AtomicU64::new(0),
             probe_now: Notify::new(),
+            writer_elections: AtomicU64::new(0),
+            writer_losses: AtomicU64::new(0),
+            hosts: Mutex::new(Vec::new()),
         }
     }
 }
@@ -60,6 +104,11 @@ impl Topology {
                 return false;
             }
             let generation = self.next_generation();
+            let event = match host {
+                Some(_) => &self.writer_elections,
+                None => &self.writer_losses,
+            };
+            event.fetch_add(1, Ordering::Relaxed);
             *current = host.map(|host| Writer { host, generation });
             changed = true;
             true
@@ -77,6 +126,27 @@ impl Topology {
     /// The generation of the latest election (with or without a writer).
     pub fn generation(&self) -> u64 {
         self.elections.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Elections that found a writer, and ones that lost it, so far.
+    pub fn failover_events(&self) -> (u64, u64) {
+        (
+            self.writer_elections.load(Ordering::Relaxed),
+            self.writer_losses.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Records what the latest probe round found.
+    pub fn record_probes(&self, hosts: Vec<HostStatus>) {
+        *self.hosts.lock().expect("hosts lock is never poisoned") = hosts;
+    }
+
+    /// Every host as of the latest probe round (empty before the first).
+    pub fn hosts(&self) -> Vec<HostStatus> {
+        self.hosts
+            .lock()
+            .expect("hosts lock is never poisoned")
+            .clone()
     }
 
     pub fn request_probe(&self) {
@@ -110,6 +180,7 @@ mod tests {
         assert!(t.writer().is_none());
         assert!(t.elect(host(2)));
         assert_eq!(t.writer().unwrap().host.port, 2);
+        assert_eq!(t.failover_events(), (2, 1));
         assert_eq!(
             t.writer().unwrap().generation,
             3,

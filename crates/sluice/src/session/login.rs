@@ -22,11 +22,17 @@ pub struct LoggedIn {
     pub registration: Registration,
 }
 
+/// Who got in: a client of the pool, or an admin for the console (database `sluice`).
+pub enum Admitted {
+    Session(LoggedIn),
+    Admin { user: Arc<UserEntry> },
+}
+
 /// Runs the login. `Ok(None)` means the connection was a CancelRequest, now handled.
 pub async fn login(
     shared: &Shared,
     client: &mut ClientConn,
-) -> Result<Option<LoggedIn>, SessionError> {
+) -> Result<Option<Admitted>, SessionError> {
     let startup = match negotiate(client).await? {
         Negotiated::Cancel(key) => {
             forward_cancel(shared, key).await;
@@ -46,6 +52,16 @@ pub async fn login(
     tracing::Span::current().record("database", database);
     negotiate_protocol_version(client, &startup);
     let user = authenticate(client, &shared.users, &shared.process_key, user_name).await?;
+    if database == crate::admin::ADMIN_DATABASE {
+        if !shared.config.admin.is_admin(user_name) {
+            return Err(SessionError::NotAdmin {
+                user: user_name.to_owned(),
+            });
+        }
+        crate::admin::console::greet(client);
+        client.flush().await?;
+        return Ok(Some(Admitted::Admin { user }));
+    }
     if !user.may_use_database(database) {
         return Err(SessionError::DatabaseNotAllowed {
             user: user_name.to_owned(),
@@ -64,12 +80,12 @@ pub async fn login(
     let registration = shared.cancels.register();
     greet(client, &params, registration.key);
     client.flush().await?;
-    Ok(Some(LoggedIn {
+    Ok(Some(Admitted::Session(LoggedIn {
         user,
         startup,
         key,
         registration,
-    }))
+    })))
 }
 
 /// Protocol 3.x with x > 0, or `_pq_.` options: say we speak 3.0 and ignore the options, as

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::{connect, ConnectParams, LiveConnections, ServerConn, UpstreamError};
 use crate::failover::Topology;
+use crate::metrics::{ProxyStats, ServerSetups};
 use crate::session::params::{sync_statement, Settings};
 
 /// Server connections are pooled per (database, user): a connection logged in as one role
@@ -47,6 +48,8 @@ pub struct Target {
     pub topology: Arc<Topology>,
     /// Open server connections by writer generation, to cut when the writer changes.
     pub live: Arc<LiveConnections>,
+    /// Server connections opened and failed to open, for the metrics.
+    pub setups: ServerSetups,
     settings: DatabaseConfig,
     max_prepared: usize,
     server_max_connections: OnceCell<u32>,
@@ -69,6 +72,7 @@ impl Target {
             pool: Group::new(limits),
             topology: Arc::new(Topology::default()),
             live: Arc::new(LiveConnections::default()),
+            setups: ServerSetups::default(),
             settings,
             max_prepared,
             server_max_connections: OnceCell::new(),
@@ -90,11 +94,10 @@ impl Target {
         // New connections go to the writer only; while there is none (failover, split brain),
         // they wait for one rather than guess.
         let wait = self.settings.connection_borrow_timeout;
-        let writer = self
-            .topology
-            .wait_for_writer(wait)
-            .await
-            .ok_or(UpstreamError::NoWriter { waited: wait })?;
+        let Some(writer) = self.topology.wait_for_writer(wait).await else {
+            ProxyStats::bump(&self.setups.failed);
+            return Err(UpstreamError::NoWriter { waited: wait });
+        };
         let host = &writer.host;
         let params = ConnectParams {
             host,
@@ -108,10 +111,12 @@ impl Target {
         };
         match connect(&params).await {
             Ok(mut conn) => {
+                ProxyStats::bump(&self.setups.succeeded);
                 conn.live = self.live.register(&conn.stream, writer.generation);
                 Ok(conn)
             }
             Err(e) => {
+                ProxyStats::bump(&self.setups.failed);
                 if !matches!(e, UpstreamError::Rejected(_)) {
                     tracing::warn!(host = %host, error = %e, "server connection failed");
                     self.topology.request_probe();
