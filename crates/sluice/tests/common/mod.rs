@@ -1,6 +1,7 @@
 //! A real PostgreSQL cluster with Sluice in front of it, in-process on a free port.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod admin_http;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -31,6 +32,8 @@ pub struct Options {
     pub cluster_auth: test_support::HbaAuth,
     /// Also start a streaming-replication standby and list it in `hosts` after the primary.
     pub standby: bool,
+    /// Sections appended to the config (e.g. `[admin]`).
+    pub extra_sections: &'static str,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             extra_proxy: "",
             cluster_auth: test_support::HbaAuth::ScramSha256,
             standby: false,
+            extra_sections: "",
         }
     }
 }
@@ -55,6 +59,8 @@ pub struct Fixture {
     pub standby: Option<PgCluster>,
     pub addr: SocketAddr,
     pub observer: sluice::Observer,
+    /// The admin HTTP listener, when the config has `[admin] listen`.
+    pub admin_addr: Option<SocketAddr>,
     shutdown: ShutdownHandle,
 }
 
@@ -83,6 +89,7 @@ impl Fixture {
         let config = config::Config::from_toml_str(&config_toml(&hosts, &opts)).unwrap();
         let proxy = Proxy::bind(config).await.unwrap();
         let addr = proxy.local_addr();
+        let admin_addr = proxy.admin_addr();
         let shutdown = proxy.shutdown_handle();
         let observer = proxy.observer();
         tokio::spawn(proxy.run());
@@ -91,6 +98,7 @@ impl Fixture {
             standby,
             addr,
             observer,
+            admin_addr,
             shutdown,
         }
     }
@@ -182,6 +190,8 @@ client_auth = "md5"
 
 [log]
 filter = "warn"
+
+{extra_sections}
 "#,
         pool_mode = o.pool_mode,
         login_timeout = o.login_timeout,
@@ -196,6 +206,7 @@ filter = "warn"
             .join(", "),
         max_connections = o.max_connections,
         borrow_timeout = o.borrow_timeout,
+        extra_sections = o.extra_sections,
     )
 }
 
