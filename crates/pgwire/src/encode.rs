@@ -269,11 +269,8 @@ mod tests {
         let msgs: Vec<_> = Frames::new(&buf, 1 << 20).map(|m| m.unwrap()).collect();
         let tags: Vec<u8> = msgs.iter().map(|m| m.tag).collect();
         assert_eq!(tags, b"TDC");
-        assert_eq!(
-            &msgs[1].body[..],
-            b"\x00\x02\x00\x00\x00\x03app\xff\xff\xff\xff"
-        );
-        assert_eq!(&msgs[2].body[..], b"SHOW\0");
+        assert_eq!(msgs[1].body, b"\x00\x02\x00\x00\x00\x03app\xff\xff\xff\xff");
+        assert_eq!(msgs[2].body, b"SHOW\0");
         let desc = &msgs[0].body;
         assert_eq!(&desc[..2], &[0, 2]);
         assert!(desc.windows(9).any(|w| w == b"database\0"));

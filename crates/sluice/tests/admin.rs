@@ -1,4 +1,5 @@
 //! The admin HTTP API and the admin console, with real clients (psql, tokio-postgres).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The Prometheus metrics move as the traffic says they should.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
