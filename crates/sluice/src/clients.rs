@@ -3,12 +3,14 @@
 //! at each borrow and return; the map itself is locked once at login and once at logout.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::Notify;
+use futures_util::task::AtomicWaker;
 
 use crate::session::cancel::CancelRoute;
 use crate::session::pinning::PinReason;
@@ -61,8 +63,11 @@ pub struct ClientEntry {
     pin: AtomicU8,
     /// The server connection lent to this client now, if any (also used for cancels).
     pub route: Option<Arc<CancelRoute>>,
-    /// KILL_CLIENT: wakes the session so it ends.
-    pub kill: Notify,
+    /// KILL_CLIENT: set, then the session's task is woken so it ends. An atomic flag and an
+    /// atomic waker rather than a Notify, because the relay polls it on every wake-up and a
+    /// Notify takes a lock on each poll.
+    killed: AtomicBool,
+    kill_waker: AtomicWaker,
 }
 
 impl ClientEntry {
@@ -93,6 +98,27 @@ impl ClientEntry {
     pub fn set_pin(&self, reason: Option<PinReason>) {
         let v = reason.map_or(0, |r| r.index() + 1);
         self.pin.store(v as u8, Ordering::Relaxed);
+    }
+
+    /// Asks the session to end (KILL_CLIENT).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill_waker.wake();
+    }
+
+    /// Resolves once [`ClientEntry::kill`] was called. Only the session's own task may await
+    /// it (one waker is kept).
+    pub fn killed(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.killed.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            self.kill_waker.register(cx.waker());
+            match self.killed.load(Ordering::Acquire) {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }
+        })
     }
 
     /// The server this client holds now: the address its cancel requests would go to.
@@ -132,7 +158,8 @@ impl ClientRegistry {
             connected: Instant::now(),
             pin: AtomicU8::new(0),
             route: new.route,
-            kill: Notify::new(),
+            killed: AtomicBool::new(false),
+            kill_waker: AtomicWaker::new(),
         });
         self.lock().insert(new.id, entry.clone());
         ClientHandle {

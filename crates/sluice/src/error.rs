@@ -39,6 +39,10 @@ pub enum SessionError {
     Shutdown,
     #[error("disconnected by KILL_CLIENT")]
     Killed,
+    /// KILL_CLIENT while the client's transaction ran: the connection is closed without a
+    /// FATAL, which could land in the middle of a message being relayed.
+    #[error("disconnected by KILL_CLIENT during a transaction")]
+    KilledInTransaction,
     #[error("user {user:?} may not use the admin console")]
     NotAdmin { user: String },
     /// The server closed or failed under a running transaction or query. `fatal_forwarded`
@@ -71,9 +75,10 @@ impl SessionError {
             SessionError::ServerLost { .. }
             | SessionError::CommitUnknown { .. }
             | SessionError::Upstream(_) => Side::Server,
-            SessionError::TooManyClients(_) | SessionError::Shutdown | SessionError::Killed => {
-                Side::Proxy
-            }
+            SessionError::TooManyClients(_)
+            | SessionError::Shutdown
+            | SessionError::Killed
+            | SessionError::KilledInTransaction => Side::Proxy,
         }
     }
 
@@ -81,7 +86,9 @@ impl SessionError {
     pub fn client_fatal(&self) -> Option<ErrorFields> {
         let fatal = |code, msg: String| Some(ErrorFields::new(Severity::Fatal, code, msg));
         match self {
-            SessionError::ClientIo(_) | SessionError::ClientGone => None,
+            SessionError::ClientIo(_)
+            | SessionError::ClientGone
+            | SessionError::KilledInTransaction => None,
             SessionError::ClientProtocol(e) => fatal(SqlState::PROTOCOL_VIOLATION, e.to_string()),
             // Same text for unknown users and wrong passwords, as PostgreSQL does.
             SessionError::AuthFailed { user, .. } => fatal(

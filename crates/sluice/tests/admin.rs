@@ -214,24 +214,69 @@ async fn pause_holds_new_transactions_until_resume() {
     client.simple_query("SELECT 3").await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_client_disconnects_that_client_only() {
-    let fx = start().await;
-    let victim = fx.client().await;
-    let bystander = fx.try_client(APP, APP_PASSWORD).await.unwrap();
-    victim.simple_query("SELECT 1").await.unwrap();
-    let clients = records(&console(&fx, "SHOW CLIENTS"));
-    let ids: Vec<u64> = clients
+/// Ids of the pooled (non-admin) clients, in login order.
+fn app_client_ids(fx: &Fixture) -> Vec<u64> {
+    let mut ids: Vec<u64> = records(&console(fx, "SHOW CLIENTS"))
         .iter()
         .filter(|r| r["database"] == "app")
         .map(|r| r["id"].parse().unwrap())
         .collect();
-    assert_eq!(ids.len(), 2);
-    // The victim logged in first, so it has the lower id.
-    let id = ids.iter().min().unwrap();
-    console(&fx, &format!("KILL_CLIENT {id}"));
-    assert!(eventually(Duration::from_secs(5), || async { victim.is_closed() }).await);
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_client_disconnects_that_client_only() {
+    let fx = start().await;
+    let idle = fx.client().await;
+    let in_transaction = fx.client().await;
+    let pinned = fx.client().await;
+    let bystander = fx.client().await;
+    idle.simple_query("SELECT 1").await.unwrap();
+    in_transaction
+        .simple_query("BEGIN; CREATE TABLE killed_midway (x int)")
+        .await
+        .unwrap();
+    pinned
+        .simple_query("SELECT pg_advisory_lock(5)")
+        .await
+        .unwrap();
+    let ids = app_client_ids(&fx);
+    assert_eq!(ids.len(), 4);
+    // Logged in one after the other, so the ids are in that order.
+    for (id, client) in ids.iter().zip([&idle, &in_transaction, &pinned]) {
+        console(&fx, &format!("KILL_CLIENT {id}"));
+        assert!(
+            eventually(Duration::from_secs(5), || async { client.is_closed() }).await,
+            "client {id} still connected"
+        );
+    }
     bystander.simple_query("SELECT 1").await.unwrap();
+    assert_eq!(app_client_ids(&fx), [ids[3]]);
+    // The killed transaction was rolled back and the advisory lock released: no server
+    // connection is left holding either.
+    let gone = eventually(Duration::from_secs(5), || async {
+        let backends = fx.server_backends(APP).await;
+        backends
+            .iter()
+            .all(|(_, state, xid)| state == "idle" && xid.is_none())
+    })
+    .await;
+    assert!(gone, "{:?}", fx.server_backends(APP).await);
+    let admin = fx.direct_superuser().await;
+    let locks = admin
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(locks.get::<_, i64>(0), 0);
+    let table = bystander
+        .query_one("SELECT to_regclass('killed_midway') IS NULL", &[])
+        .await
+        .unwrap();
+    assert!(table.get::<_, bool>(0), "the killed transaction committed");
     let err = console_as(&fx, APP, APP_PASSWORD, "KILL_CLIENT 999999").unwrap_err();
     assert!(err.contains("no client with id 999999"), "{err}");
 }

@@ -348,6 +348,7 @@ impl<'a> Session<'a> {
             }
             RelayEnd::ClientTerminated => Ok(After::Terminated),
             RelayEnd::ClientGone => Err(SessionError::ClientGone),
+            RelayEnd::Killed => Err(SessionError::KilledInTransaction),
             RelayEnd::ClientProtocol(e) => Err(e.into()),
             RelayEnd::ServerLost(cause) => {
                 // The host may be gone: let the monitor look now rather than at its next tick.
@@ -491,7 +492,7 @@ pub(crate) async fn stop_signal(
 ) -> SessionError {
     tokio::select! {
         _ = shutdown_signal(shutdown) => SessionError::Shutdown,
-        _ = entry.kill.notified() => SessionError::Killed,
+        _ = entry.killed() => SessionError::Killed,
     }
 }
 

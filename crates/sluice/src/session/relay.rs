@@ -15,6 +15,7 @@ use super::io::{try_read_into, Read};
 use super::outbox::{Edits, Outbox};
 use super::rewrite::{client_needs_body, OnServer, Rewriter};
 use crate::accept::ClientConn;
+use crate::clients::ClientEntry;
 use crate::metrics::ProxyStats;
 use crate::upstream::ServerConn;
 
@@ -27,6 +28,8 @@ pub enum RelayEnd {
     ClientTerminated,
     /// The client's socket closed or failed.
     ClientGone,
+    /// KILL_CLIENT from the admin console: handled as if the client had vanished.
+    Killed,
     /// The client broke the protocol.
     ClientProtocol(ProtocolError),
     /// The server closed or failed; whatever it sent first reached the client.
@@ -86,7 +89,7 @@ pub async fn relay(
                 }
             }
         }
-        if let Err(end) = wait(client, server, &mut pending).await {
+        if let Err(end) = wait(client, server, &mut pending, rewriter.client).await {
             if matches!(end, RelayEnd::ServerLost(_)) {
                 flush_before_close(client, server, &mut pending).await;
             }
@@ -258,6 +261,7 @@ async fn wait(
     client: &mut ClientConn,
     server: &mut ServerConn,
     pending: &mut Pending,
+    entry: &ClientEntry,
 ) -> Result<(), RelayEnd> {
     let lost = |e: std::io::Error| RelayEnd::ServerLost(e.to_string());
     let (to_server_empty, to_client_empty) =
@@ -285,6 +289,7 @@ async fn wait(
                 Ok(_) => {}
             }
         }
+        _ = entry.killed() => return Err(RelayEnd::Killed),
     }
     Ok(())
 }

@@ -137,7 +137,7 @@ async fn control(
         }
         Command::KillClient(id) => match shared.clients.get(id) {
             Some(target) => {
-                target.kill.notify_one();
+                target.kill();
                 tracing::warn!(client = id, "KILL_CLIENT");
                 Ok(("KILL_CLIENT", None))
             }
