@@ -17,14 +17,20 @@ pub enum Show {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Show(Show),
+    Control(Control),
+    /// An empty query string: answered with EmptyQueryResponse, as PostgreSQL does.
+    Empty,
+}
+
+/// The commands that change something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
     Pause,
     Resume,
     Reconnect,
     KillClient(u64),
     Reload,
     Shutdown,
-    /// An empty query string: answered with EmptyQueryResponse, as PostgreSQL does.
-    Empty,
 }
 
 /// Why a query is not a command; the text goes to the client as is.
@@ -84,16 +90,12 @@ impl Command {
         Ok(match words.as_slice() {
             [] => Command::Empty,
             ["SHOW", what] => Command::Show(parse_show(what)?),
-            ["PAUSE"] => Command::Pause,
-            ["RESUME"] => Command::Resume,
-            ["RECONNECT"] => Command::Reconnect,
-            ["RELOAD"] => Command::Reload,
-            ["SHUTDOWN"] => Command::Shutdown,
-            ["KILL_CLIENT", id] => Command::KillClient(id.parse().map_err(|_| {
-                NotACommand(format!(
-                    "KILL_CLIENT needs a client id (a number from SHOW CLIENTS), got \"{id}\""
-                ))
-            })?),
+            ["PAUSE"] => Command::Control(Control::Pause),
+            ["RESUME"] => Command::Control(Control::Resume),
+            ["RECONNECT"] => Command::Control(Control::Reconnect),
+            ["RELOAD"] => Command::Control(Control::Reload),
+            ["SHUTDOWN"] => Command::Control(Control::Shutdown),
+            ["KILL_CLIENT", id] => Command::Control(Control::KillClient(kill_id(id)?)),
             ["KILL_CLIENT"] => {
                 return Err(NotACommand(
                     "KILL_CLIENT needs a client id: KILL_CLIENT 42".into(),
@@ -102,6 +104,14 @@ impl Command {
             _ => return Err(unknown(text)),
         })
     }
+}
+
+fn kill_id(id: &str) -> Result<u64, NotACommand> {
+    id.parse().map_err(|_| {
+        NotACommand(format!(
+            "KILL_CLIENT needs a client id (a number from SHOW CLIENTS), got \"{id}\""
+        ))
+    })
 }
 
 fn parse_show(what: &str) -> Result<Show, NotACommand> {
@@ -142,10 +152,13 @@ mod tests {
         );
         assert_eq!(
             Command::parse("kill_client 17"),
-            Ok(Command::KillClient(17))
+            Ok(Command::Control(Control::KillClient(17)))
         );
         assert_eq!(Command::parse(";"), Ok(Command::Empty));
-        assert_eq!(Command::parse("PAUSE"), Ok(Command::Pause));
+        assert_eq!(
+            Command::parse("PAUSE"),
+            Ok(Command::Control(Control::Pause))
+        );
     }
 
     #[test]

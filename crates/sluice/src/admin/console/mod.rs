@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use pgwire::{encode, ErrorFields, FrontendTag, Severity, SqlState, TransactionStatus};
 
-use self::command::{Command, NotACommand};
+use self::command::{Command, Control, NotACommand};
 use crate::accept::ClientConn;
 use crate::clients::ClientEntry;
 use crate::error::SessionError;
@@ -86,7 +86,7 @@ async fn answer(shared: &Shared, client: &mut ClientConn, sql: &str) {
     match Command::parse(sql) {
         Ok(Command::Empty) => encode::empty_query_response(&mut client.wbuf),
         Ok(Command::Show(what)) => show::show(shared, what).write(&mut client.wbuf),
-        Ok(command) => match control(shared, command).await {
+        Ok(Command::Control(command)) => match control(shared, command).await {
             Ok((tag, notice)) => {
                 if let Some(text) = notice {
                     let notice =
@@ -108,20 +108,20 @@ async fn answer(shared: &Shared, client: &mut ClientConn, sql: &str) {
 /// The commands that change something. Ok: the command tag and an optional NOTICE.
 async fn control(
     shared: &Shared,
-    command: Command,
+    command: Control,
 ) -> Result<(&'static str, Option<String>), ErrorFields> {
     match command {
-        Command::Pause => {
+        Control::Pause => {
             shared.pause.set(true);
             tracing::warn!("PAUSE: new transactions wait until RESUME");
             Ok(("PAUSE", wait_for_running(shared).await))
         }
-        Command::Resume => {
+        Control::Resume => {
             shared.pause.set(false);
             tracing::warn!("RESUME: transactions run again");
             Ok(("RESUME", None))
         }
-        Command::Reconnect => {
+        Control::Reconnect => {
             let idle = shared.target.pool.retire_all();
             let closed = idle.len();
             tokio::spawn(async move {
@@ -135,7 +135,7 @@ async fn control(
             );
             Ok(("RECONNECT", None))
         }
-        Command::KillClient(id) => match shared.clients.get(id) {
+        Control::KillClient(id) => match shared.clients.get(id) {
             Some(target) => {
                 target.kill();
                 tracing::warn!(client = id, "KILL_CLIENT");
@@ -147,19 +147,18 @@ async fn control(
                 format!("no client with id {id}: see SHOW CLIENTS"),
             )),
         },
-        Command::Reload => Err(ErrorFields::new(
+        Control::Reload => Err(ErrorFields::new(
             Severity::Error,
             SqlState::FEATURE_NOT_SUPPORTED,
             "RELOAD is not implemented yet: restart Sluice to apply a new configuration",
         )),
-        Command::Shutdown => {
+        Control::Shutdown => {
             tracing::warn!("SHUTDOWN from the admin console");
             // Paused transactions must be able to finish during the drain.
             shared.pause.set(false);
             shared.shutdown_handle.shutdown();
             Ok(("SHUTDOWN", None))
         }
-        Command::Show(_) | Command::Empty => unreachable!("answered before control"),
     }
 }
 
