@@ -79,11 +79,6 @@ impl Observer {
     pub fn pins_total(&self) -> u64 {
         self.pins().iter().map(|(_, n)| n).sum()
     }
-
-    /// The Prometheus exposition, as `/metrics` serves it.
-    pub fn metrics_text(&self) -> String {
-        crate::metrics::encode(&self.0)
-    }
 }
 
 /// Asks a running proxy to stop accepting and drain.

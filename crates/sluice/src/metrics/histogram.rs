@@ -5,10 +5,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Upper bounds of the buckets, in microseconds: 100 µs to 10 s, roughly ×2.5 apart, which
-/// covers a pooled borrow (microseconds) up to a borrow that queued for seconds.
-const BOUNDS_MICROS: [u64; 12] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 500_000, 2_500_000, 10_000_000,
+/// Upper bounds of the buckets, in microseconds: 25 µs to 10 s, roughly ×2.5 apart, which
+/// covers a pooled borrow or a point query on a local network (tens of microseconds) up to a
+/// borrow that queued for seconds.
+const BOUNDS_MICROS: [u64; 14] = [
+    25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 500_000, 2_500_000,
+    10_000_000,
 ];
 
 #[derive(Debug, Default)]
@@ -74,8 +76,8 @@ mod tests {
         h.observe(Duration::from_secs(60));
         let s = h.snapshot();
         assert_eq!(s.count, 3);
-        assert_eq!(s.buckets[0], (0.0001, 1), "the bound itself is inclusive");
-        assert_eq!(s.buckets[1], (0.00025, 1));
+        assert_eq!(s.buckets[2], (0.0001, 1), "the bound itself is inclusive");
+        assert_eq!(s.buckets[3], (0.00025, 1));
         assert_eq!(*s.buckets.last().unwrap(), (f64::INFINITY, 1));
         assert_eq!(s.buckets.iter().map(|b| b.1).sum::<u64>(), 3);
         assert!((s.sum_seconds - 60.000201).abs() < 1e-9);
