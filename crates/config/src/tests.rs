@@ -101,6 +101,8 @@ fn admin_is_off_by_default_and_its_users_must_exist() {
     assert_eq!(c.log.stats_interval, Some(Duration::from_secs(60)));
     let c = Config::from_toml_str(&with("log", "stats_interval = \"0s\"")).unwrap();
     assert_eq!(c.log.stats_interval, None);
+    let c = Config::from_toml_str(&with("log", "log_pins = false\nlog_failover = false")).unwrap();
+    assert!(!c.log.log_pins && !c.log.log_failover);
     for (line, want) in [
         ("users = [\"ghost\"]", "admin.users[0]: no [[users]] entry named \"ghost\": admin users log in with a configured user's password"),
         ("listen = \"localhost:9930\"", "admin.listen: invalid address \"localhost:9930\": expected \"ip:port\", e.g. \"127.0.0.1:6432\" or \"[::]:6432\""),
