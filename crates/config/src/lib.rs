@@ -1,7 +1,7 @@
 //! Typed configuration for Sluice.
 //!
-//! The file is TOML with sections `[proxy]`, `[database]`, `[[users]]`,
-//! `[log]`, `[secrets]` and `[[access]]`; see `docs/configuration.md` for every key.
+//! The file is TOML with sections `[proxy]`, `[database]`, `[[users]]`, `[log]`, `[admin]`,
+//! `[secrets]`, `[[access]]` and `[[endpoints]]`; see `docs/configuration.md` for every key.
 //! Loading is two steps: the toml crate parses the file into loose serde
 //! types (rejecting bad syntax and unknown keys), then validation turns
 //! those into the types here, collecting every problem with its key path so
@@ -26,8 +26,9 @@ pub use access::{decide, AccessAction, AccessRequest, AccessRule, AddressMatch};
 pub use error::{ConfigError, Problem};
 pub use host::{HostPort, DEFAULT_PG_PORT};
 pub use model::{
-    ClientAuth, Config, CredentialSource, DatabaseConfig, EndpointConfig, EndpointRole, LogConfig,
-    LogFormat, PoolMode, ProxyConfig, SecretsConfig, UserConfig, PIN_REASONS,
+    AdminConfig, ClientAuth, Config, CredentialSource, DatabaseConfig, EndpointConfig,
+    EndpointRole, LogConfig, LogFormat, PoolMode, ProxyConfig, SecretsConfig, UserConfig,
+    PIN_REASONS,
 };
 pub use secret::Secret;
 pub use secret_source::SecretSource;

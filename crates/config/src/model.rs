@@ -40,6 +40,7 @@ pub(crate) mod defaults {
     pub const SECRETS_EXEC_TIMEOUT: Duration = Duration::from_secs(10);
 
     pub const LOG_FILTER: &str = "info";
+    pub const STATS_INTERVAL: Duration = Duration::from_secs(60);
 }
 
 /// Bounds on `proxy.max_message_size`. Below 8 KiB ordinary queries would
@@ -65,6 +66,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// `[[access]]`: who may try to log in, first match wins. Empty allows everyone.
     pub access: Vec<AccessRule>,
+    /// `[admin]`: the admin HTTP listener and the admin console.
+    pub admin: AdminConfig,
 }
 
 impl Config {
@@ -310,6 +313,14 @@ pub struct LogConfig {
     pub filter: String,
     /// Log a line for every client login and logout. Default true.
     pub log_connections: bool,
+    /// Log a line when a client is pinned to its server connection, with the reason.
+    /// Default true.
+    pub log_pins: bool,
+    /// Log writer elections and the loss of the writer. Default true.
+    pub log_failover: bool,
+    /// Log a one-line summary of the proxy's figures this often. `None` ("0s") disables it.
+    /// Default 60s.
+    pub stats_interval: Option<Duration>,
 }
 
 impl Default for LogConfig {
@@ -318,7 +329,28 @@ impl Default for LogConfig {
             format: LogFormat::default(),
             filter: defaults::LOG_FILTER.to_string(),
             log_connections: true,
+            log_pins: true,
+            log_failover: true,
+            stats_interval: Some(defaults::STATS_INTERVAL),
         }
+    }
+}
+
+/// `[admin]`: operating Sluice. Both parts are off unless configured.
+#[derive(Debug, Clone, Default)]
+pub struct AdminConfig {
+    /// Address of the admin HTTP listener (`/metrics`, `/livez`, `/readyz`, `/api/...`).
+    /// `None`: no admin listener. Default none.
+    pub listen: Option<SocketAddr>,
+    /// Names of `[[users]]` entries that may open the admin console (the virtual database
+    /// `sluice`). Empty: nobody may. Default empty.
+    pub users: Vec<String>,
+}
+
+impl AdminConfig {
+    /// Whether `user` may use the admin console.
+    pub fn is_admin(&self, user: &str) -> bool {
+        self.users.iter().any(|u| u == user)
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) struct RawConfig {
     pub endpoints: Vec<RawEndpoint>,
     pub secrets: RawSecrets,
     pub access: Vec<RawAccess>,
+    pub admin: RawAdmin,
 }
 
 #[derive(Deserialize, Default)]
@@ -97,6 +98,16 @@ pub(crate) struct RawLog {
     pub format: Option<String>,
     pub filter: Option<String>,
     pub log_connections: Option<bool>,
+    pub log_pins: Option<bool>,
+    pub log_failover: Option<bool>,
+    pub stats_interval: Option<StrOrInt>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawAdmin {
+    pub listen: Option<String>,
+    pub users: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]

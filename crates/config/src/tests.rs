@@ -94,6 +94,31 @@ fn minimal_config_gets_defaults() {
     assert_eq!(c.log.format, LogFormat::Text);
     assert_eq!(c.log.filter, "info");
     assert!(c.log.log_connections);
+    assert!(c.log.log_pins);
+    assert!(c.log.log_failover);
+    assert_eq!(c.log.stats_interval, Some(Duration::from_secs(60)));
+
+    assert_eq!(c.admin.listen, None);
+}
+
+#[test]
+fn admin_is_off_by_default_and_its_users_must_exist() {
+    let c = Config::from_toml_str(MINIMAL).unwrap();
+    assert_eq!(c.admin.listen, None);
+    assert!(c.admin.users.is_empty());
+    assert_eq!(c.log.stats_interval, Some(Duration::from_secs(60)));
+    let c = Config::from_toml_str(&with("log", "stats_interval = \"0s\"")).unwrap();
+    assert_eq!(c.log.stats_interval, None);
+    let c = Config::from_toml_str(&with("log", "log_pins = false\nlog_failover = false")).unwrap();
+    assert!(!c.log.log_pins && !c.log.log_failover);
+    for (line, want) in [
+        ("users = [\"ghost\"]", "admin.users[0]: no [[users]] entry named \"ghost\": admin users log in with a configured user's password"),
+        ("listen = \"localhost:9930\"", "admin.listen: invalid address \"localhost:9930\": expected \"ip:port\", e.g. \"127.0.0.1:6432\" or \"[::]:6432\""),
+        ("listen = \"127.0.0.1:6432\"", "admin.listen: 127.0.0.1:6432 is already proxy.listen: pick another port"),
+    ] {
+        assert_eq!(one_problem("admin", line), want);
+    }
+    assert!(one_problem("log", "stats_interval = 60").starts_with("log.stats_interval: "));
 }
 
 #[test]
@@ -152,6 +177,13 @@ fn full_example_parses_with_expected_values() {
     assert_eq!(c.log.format, LogFormat::Text);
     assert_eq!(c.log.filter, "info,sluice=debug");
     assert!(c.log.log_connections);
+    assert_eq!(c.log.stats_interval, Some(Duration::from_secs(60)));
+    assert_eq!(
+        c.admin.listen,
+        Some("127.0.0.1:9930".parse::<SocketAddr>().unwrap())
+    );
+    assert!(c.admin.is_admin("app"));
+    assert!(!c.admin.is_admin("reporting"));
 }
 
 #[test]

@@ -11,13 +11,13 @@ use std::time::Duration;
 use crate::access::{self, AccessAction, AccessRule, AddressMatch};
 use crate::error::{ConfigError, Problem};
 use crate::model::{
-    defaults, ClientAuth, Config, CredentialSource, DatabaseConfig, EndpointConfig, EndpointRole,
-    LogConfig, LogFormat, PoolMode, ProxyConfig, SecretsConfig, UserConfig, MAX_MESSAGE_SIZE_LIMIT,
-    MIN_MESSAGE_SIZE,
+    defaults, AdminConfig, ClientAuth, Config, CredentialSource, DatabaseConfig, EndpointConfig,
+    EndpointRole, LogConfig, LogFormat, PoolMode, ProxyConfig, SecretsConfig, UserConfig,
+    MAX_MESSAGE_SIZE_LIMIT, MIN_MESSAGE_SIZE,
 };
 use crate::raw::{
-    RawAccess, RawConfig, RawDatabase, RawEndpoint, RawLog, RawProxy, RawProxyTls, RawSecrets,
-    RawUser, StrOrInt,
+    RawAccess, RawAdmin, RawConfig, RawDatabase, RawEndpoint, RawLog, RawProxy, RawProxyTls,
+    RawSecrets, RawUser, StrOrInt,
 };
 use crate::secret::Secret;
 use crate::tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode, TlsVersion};
@@ -36,6 +36,7 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let endpoints = c.endpoints(raw.endpoints, proxy.listen);
     let secrets = c.secrets(raw.secrets);
     let access = c.access(raw.access);
+    let admin = c.admin(raw.admin, &users, proxy.listen);
     if c.problems.is_empty() {
         Ok(Config {
             proxy,
@@ -45,6 +46,7 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             endpoints,
             secrets,
             access,
+            admin,
         })
     } else {
         Err(ConfigError {
@@ -590,6 +592,55 @@ impl Checker {
                 .field("log.filter", raw.filter, d.filter.clone(), log_filter)
                 .unwrap_or(d.filter),
             log_connections: raw.log_connections.unwrap_or(d.log_connections),
+            log_pins: raw.log_pins.unwrap_or(d.log_pins),
+            log_failover: raw.log_failover.unwrap_or(d.log_failover),
+            stats_interval: self
+                .field(
+                    "log.stats_interval",
+                    raw.stats_interval,
+                    d.stats_interval,
+                    optional_duration,
+                )
+                .unwrap_or(d.stats_interval),
+        }
+    }
+
+    /// Admin users must be configured users (the console logs them in with their password);
+    /// the admin listener must not take the client listener's address.
+    fn admin(
+        &mut self,
+        raw: RawAdmin,
+        users: &[UserConfig],
+        proxy_listen: SocketAddr,
+    ) -> AdminConfig {
+        let listen = self
+            .field("admin.listen", raw.listen, None, |s| {
+                listen_addr(&s).map(Some)
+            })
+            .flatten();
+        if listen.is_some_and(|a| a == proxy_listen && a.port() != 0) {
+            self.problem(
+                "admin.listen",
+                format!("{proxy_listen} is already proxy.listen: pick another port"),
+            );
+        }
+        let names = raw.users.unwrap_or_default();
+        for (i, name) in names.iter().enumerate() {
+            if !users.iter().any(|u| &u.name == name) {
+                self.problem(
+                    format!("admin.users[{i}]"),
+                    format!(r#"no [[users]] entry named "{name}": admin users log in with a configured user's password"#),
+                );
+            } else if names[..i].contains(name) {
+                self.problem(
+                    format!("admin.users[{i}]"),
+                    format!(r#"duplicate admin user "{name}""#),
+                );
+            }
+        }
+        AdminConfig {
+            listen,
+            users: names,
         }
     }
 }

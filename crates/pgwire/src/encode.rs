@@ -110,6 +110,53 @@ pub fn notice_response(buf: &mut BytesMut, fields: &ErrorFields) {
     backend(buf, BackendTag::NoticeResponse, |b| fields.write_body(b));
 }
 
+/// OID of PostgreSQL's `text` type, and of `int8`: what Sluice's own result sets use.
+pub const TEXT_OID: u32 = 25;
+pub const INT8_OID: u32 = 20;
+
+/// RowDescription for a result Sluice produces itself: every column in text format, with no
+/// table behind it. `columns` are (name, type OID).
+pub fn row_description(buf: &mut BytesMut, columns: &[(&str, u32)]) {
+    backend(buf, BackendTag::RowDescription, |b| {
+        b.put_i16(i16::try_from(columns.len()).expect("our result sets have few columns"));
+        for (name, type_oid) in columns {
+            cstr(b, name);
+            b.put_u32(0); // table OID
+            b.put_i16(0); // column number
+            b.put_u32(*type_oid);
+            b.put_i16(-1); // type size: variable
+            b.put_i32(-1); // type modifier: none
+            b.put_i16(0); // format: text
+        }
+    });
+}
+
+/// DataRow with text values; `None` is SQL NULL.
+pub fn data_row(buf: &mut BytesMut, values: &[Option<&str>]) {
+    backend(buf, BackendTag::DataRow, |b| {
+        b.put_i16(i16::try_from(values.len()).expect("our result sets have few columns"));
+        for value in values {
+            match value {
+                Some(v) => {
+                    b.put_i32(i32::try_from(v.len()).expect("our values are far below 2 GiB"));
+                    b.put_slice(v.as_bytes());
+                }
+                None => b.put_i32(-1),
+            }
+        }
+    });
+}
+
+/// EmptyQueryResponse: the reply to an empty query string.
+pub fn empty_query_response(buf: &mut BytesMut) {
+    backend(buf, BackendTag::EmptyQueryResponse, |_| {});
+}
+
+/// CommandComplete with its tag, e.g. `SHOW` or `SELECT 3`.
+pub fn command_complete(buf: &mut BytesMut, tag: &str) {
+    backend(buf, BackendTag::CommandComplete, |b| cstr(b, tag));
+}
+
 // ---- frontend messages (Sluice speaking as a client) ----
 
 /// StartupMessage for protocol 3.0.
@@ -211,4 +258,26 @@ pub fn sync(buf: &mut BytesMut) {
 
 pub fn terminate(buf: &mut BytesMut) {
     frontend(buf, FrontendTag::Terminate, |_| {});
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Frames;
+
+    #[test]
+    fn result_set_messages_frame_correctly() {
+        let mut buf = BytesMut::new();
+        row_description(&mut buf, &[("database", TEXT_OID), ("cl_active", INT8_OID)]);
+        data_row(&mut buf, &[Some("app"), None]);
+        command_complete(&mut buf, "SHOW");
+        let msgs: Vec<_> = Frames::new(&buf, 1 << 20).map(|m| m.unwrap()).collect();
+        let tags: Vec<u8> = msgs.iter().map(|m| m.tag).collect();
+        assert_eq!(tags, b"TDC");
+        assert_eq!(msgs[1].body, b"\x00\x02\x00\x00\x00\x03app\xff\xff\xff\xff");
+        assert_eq!(msgs[2].body, b"SHOW\0");
+        let desc = &msgs[0].body;
+        assert_eq!(&desc[..2], &[0, 2]);
+        assert!(desc.windows(9).any(|w| w == b"database\0"));
+    }
 }

@@ -114,6 +114,12 @@ impl<K: Eq + Hash + Clone, C> Group<K, C> {
         self.shared.stats()
     }
 
+    /// Describes every idle connection with `describe(key, connection, idle for)`, for an
+    /// admin listing. Runs under the group's lock: `describe` must only copy a few fields.
+    pub fn describe_idle<T>(&self, describe: impl FnMut(&K, &C, Duration) -> T) -> Vec<T> {
+        self.shared.describe_idle(describe)
+    }
+
     /// Shuts the group: queued and later borrowers get [`BorrowError::Closed`], connections
     /// given back are closed. Returns the idle connections so the caller can close them
     /// politely.

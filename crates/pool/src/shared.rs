@@ -107,6 +107,13 @@ impl<K: Eq + Hash + Clone, C> Shared<K, C> {
         self.lock().stats()
     }
 
+    pub(crate) fn describe_idle<T>(
+        &self,
+        describe: impl FnMut(&K, &C, std::time::Duration) -> T,
+    ) -> Vec<T> {
+        self.lock().describe_idle(describe)
+    }
+
     #[cfg(test)]
     pub(crate) fn assert_invariants(&self) {
         self.lock().assert_invariants();

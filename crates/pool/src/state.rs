@@ -451,6 +451,18 @@ impl<K: Eq + Hash + Clone, C> State<K, C> {
         std::mem::take(&mut self.waiters)
     }
 
+    pub(crate) fn describe_idle<T>(
+        &self,
+        mut describe: impl FnMut(&K, &C, std::time::Duration) -> T,
+    ) -> Vec<T> {
+        let now = Instant::now();
+        self.keys
+            .iter()
+            .flat_map(|(k, ks)| ks.idle.iter().map(move |ic| (k, ic)))
+            .map(|(k, ic)| describe(k, &ic.conn, now.duration_since(ic.since)))
+            .collect()
+    }
+
     pub(crate) fn stats(&self) -> GroupStats<K> {
         let mut per_key: HashMap<K, KeyStats> = self
             .keys

@@ -20,11 +20,17 @@ pub async fn run_demo(listen: std::net::SocketAddr) -> anyhow::Result<()> {
     let config = Config::from_toml_str(&demo_config(listen, &cluster.addr()))?;
     let proxy = Proxy::bind(config).await?;
     let addr = proxy.local_addr();
+    let admin = proxy
+        .admin_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     println!(
         "\nSluice is listening on {addr}, in front of PostgreSQL on {} (transaction pooling).\n\
          Connect with:\n\n    psql \"postgres://{DEMO_USER}:{DEMO_PASSWORD}@{addr}/{DEMO_USER}\"\n\n\
          or benchmark it:\n\n    PGPASSWORD={DEMO_PASSWORD} pgbench -i -h {} -p {} -U {DEMO_USER} {DEMO_USER}\n    \
          PGPASSWORD={DEMO_PASSWORD} pgbench -c 50 -T 10 -h {} -p {} -U {DEMO_USER} {DEMO_USER}\n\n\
+         Metrics and the JSON API: http://{admin}/metrics, http://{admin}/api/pools\n\
+         Admin console: psql \"postgres://{DEMO_USER}:{DEMO_PASSWORD}@{addr}/sluice\" -c 'SHOW POOLS'\n\n\
          Press Ctrl-C to stop; the demo database is deleted on exit.",
         cluster.addr(),
         addr.ip(),
@@ -56,6 +62,10 @@ max_connections = 10
 [[users]]
 name = "{DEMO_USER}"
 password = "{DEMO_PASSWORD}"
+
+[admin]
+listen = "127.0.0.1:0"
+users = ["{DEMO_USER}"]
 "#
     )
 }

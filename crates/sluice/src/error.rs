@@ -60,6 +60,14 @@ pub enum SessionError {
     IdleTimeout(Duration),
     #[error("shutting down")]
     Shutdown,
+    #[error("disconnected by KILL_CLIENT")]
+    Killed,
+    /// KILL_CLIENT while the client's transaction ran: the connection is closed without a
+    /// FATAL, which could land in the middle of a message being relayed.
+    #[error("disconnected by KILL_CLIENT during a transaction")]
+    KilledInTransaction,
+    #[error("user {user:?} may not use the admin console")]
+    NotAdmin { user: String },
     /// The server closed or failed under a running transaction or query. `fatal_forwarded`
     /// is true when the server's own FATAL already reached the client.
     #[error("server connection lost: {cause}")]
@@ -90,12 +98,16 @@ impl SessionError {
             | SessionError::DataAfterSslRequest
             | SessionError::SslRequestInsideTls
             | SessionError::TlsHandshake(_)
+            | SessionError::NotAdmin { .. }
             | SessionError::LoginTimeout(_)
             | SessionError::IdleTimeout(_) => Side::Client,
             SessionError::ServerLost { .. }
             | SessionError::CommitUnknown { .. }
             | SessionError::Upstream(_) => Side::Server,
-            SessionError::TooManyClients(_) | SessionError::Shutdown => Side::Proxy,
+            SessionError::TooManyClients(_)
+            | SessionError::Shutdown
+            | SessionError::Killed
+            | SessionError::KilledInTransaction => Side::Proxy,
         }
     }
 
@@ -106,7 +118,8 @@ impl SessionError {
             // A failed handshake leaves no channel to send anything on.
             SessionError::ClientIo(_)
             | SessionError::ClientGone
-            | SessionError::TlsHandshake(_) => None,
+            | SessionError::TlsHandshake(_)
+            | SessionError::KilledInTransaction => None,
             SessionError::ClientProtocol(e) => fatal(SqlState::PROTOCOL_VIOLATION, e.to_string()),
             // Same text for unknown users and wrong passwords, as PostgreSQL does.
             SessionError::AuthFailed { user, .. } => fatal(
@@ -177,6 +190,18 @@ impl SessionError {
             SessionError::Shutdown => fatal(
                 SqlState::ADMIN_SHUTDOWN,
                 "terminating connection because Sluice is shutting down".into(),
+            ),
+            SessionError::Killed => fatal(
+                SqlState::ADMIN_SHUTDOWN,
+                "terminating connection due to administrator command (KILL_CLIENT)".into(),
+            ),
+            SessionError::NotAdmin { user } => Some(
+                ErrorFields::new(
+                    Severity::Fatal,
+                    SqlState::INSUFFICIENT_PRIVILEGE,
+                    format!("user \"{user}\" may not use the Sluice admin console"),
+                )
+                .with_hint("list the user in [admin] users to allow it"),
             ),
             SessionError::ServerLost {
                 fatal_forwarded: true,

@@ -16,15 +16,21 @@
 //! - `session`: login, borrow, relay, give back, cancel routing, refusing without a server;
 //! - `upstream`: server connections, server login, the target group and its pool;
 //! - `error`: every way a session ends and what the client sees for it;
-//! - [`proxy`]: the supervisor that owns the shared state.
+//! - [`proxy`]: the supervisor that owns the shared state;
+//! - `admin`: the admin HTTP listener (metrics, health, JSON API) and the admin console;
+//!   `metrics`, `clients` and `pause` hold what they read and control.
 #![forbid(unsafe_code)]
 
 pub mod accept;
+mod admin;
 mod auth;
+mod clients;
 mod credentials;
 pub mod demo;
 mod error;
 mod failover;
+mod metrics;
+mod pause;
 pub mod proxy;
 mod session;
 mod statements;

@@ -22,6 +22,8 @@ pub struct MonitorLogin {
     /// The same TLS and server_auth settings as every other server connection.
     pub tls: Arc<ServerTls>,
     pub server_auth: ServerAuth,
+    /// Log elections and the loss of the writer (`[log] log_failover`).
+    pub log_elections: bool,
 }
 
 /// What one probe found.
@@ -88,6 +90,7 @@ pub fn spawn_monitor(
             topology.publish_hosts(health);
             if topology.elect(writer.clone()) {
                 match &writer {
+                    _ if !login.log_elections => {}
                     Some(host) => tracing::info!(writer = %host, ?roles, "writer elected"),
                     None => tracing::warn!(?roles, "no writer: new transactions wait"),
                 }

@@ -1,7 +1,8 @@
 //! The current view of the target group: which host, if any, is the writer, and how every
 //! host looked at the last probe.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use config::HostPort;
 use tokio::sync::{watch, Notify};
@@ -30,6 +31,9 @@ pub struct Topology {
     /// A standby further behind than this is not readable.
     max_replica_lag: Duration,
     events: FailoverEvents,
+    /// When the latest probe round ended, for the admin interface. std Mutex: a timestamp
+    /// copied in or out.
+    last_round: Mutex<Option<SystemTime>>,
     /// Why the latest probe could not log in, told to clients that find no writer: a TLS or
     /// authentication mistake in the config otherwise shows only as "no writer". std Mutex:
     /// a string swapped in or cloned out.
@@ -52,6 +56,7 @@ impl Topology {
             max_replica_lag,
             probe_failure: std::sync::Mutex::new(None),
             events: FailoverEvents::default(),
+            last_round: Mutex::new(None),
         }
     }
 
@@ -73,8 +78,20 @@ impl Topology {
         self.hosts.subscribe()
     }
 
+    /// When the latest probe round ended (None before the first).
+    pub fn last_round(&self) -> Option<SystemTime> {
+        *self
+            .last_round
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Records a probe round; counts and logs the transitions.
     pub fn publish_hosts(&self, hosts: Vec<HostHealth>) {
+        *self
+            .last_round
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(SystemTime::now());
         self.hosts.send_if_modified(|current| {
             if *current == hosts {
                 return false;
@@ -196,6 +213,8 @@ mod tests {
         assert!(t.writer().is_none());
         assert!(t.elect(host(2)));
         assert_eq!(t.writer().unwrap().host.port, 2);
+        let events = t.events();
+        assert_eq!((events.writer_elected, events.writer_lost), (2, 1));
         assert_eq!(
             t.writer().unwrap().generation,
             3,

@@ -2,6 +2,7 @@
 //! and healthy, else a new one if the limit allows, else wait in the FIFO queue.
 
 use pgwire::{ErrorFields, Severity, SqlState};
+use tokio::time::Instant;
 
 use super::give_back::Borrowed;
 use crate::auth::UserEntry;
@@ -9,13 +10,20 @@ use crate::error::humanize;
 use crate::proxy::Shared;
 use crate::upstream::{BorrowFailure, PoolKey, Route};
 
+/// Waits out a PAUSE first; the borrow latency recorded is the pool's part only.
 pub async fn borrow(
     shared: &Shared,
     route: Route,
     key: &PoolKey,
     user: &UserEntry,
 ) -> Result<Borrowed, BorrowFailure> {
-    shared.target.borrow(route, key, &user.credentials).await
+    shared.pause.wait_until_resumed().await;
+    let started = Instant::now();
+    let borrowed = shared.target.borrow(route, key, &user.credentials).await;
+    if borrowed.is_ok() {
+        shared.stats.borrow_latency.observe(started.elapsed());
+    }
+    borrowed
 }
 
 impl BorrowFailure {

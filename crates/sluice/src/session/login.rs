@@ -24,12 +24,18 @@ pub struct LoggedIn {
     pub registration: Registration,
 }
 
+/// Who got in: a client of the pool, or an admin for the console (database `sluice`).
+pub enum Admitted {
+    Session(LoggedIn),
+    Admin { user: Arc<UserEntry> },
+}
+
 /// Runs the login. `Ok(None)` means the connection was a CancelRequest, now handled.
 pub async fn login(
     shared: &Shared,
     client: &mut ClientConn,
     route: Route,
-) -> Result<Option<LoggedIn>, SessionError> {
+) -> Result<Option<Admitted>, SessionError> {
     let startup = match negotiate(client, shared.client_tls.as_ref()).await? {
         Negotiated::Cancel(key) => {
             forward_cancel(shared, key).await;
@@ -65,6 +71,16 @@ pub async fn login(
                 shared.failed_logins.record(address);
             }
         })?;
+    if database == crate::admin::ADMIN_DATABASE {
+        if !shared.config.admin.is_admin(user_name) {
+            return Err(SessionError::NotAdmin {
+                user: user_name.to_owned(),
+            });
+        }
+        crate::admin::console::greet(client);
+        client.flush().await?;
+        return Ok(Some(Admitted::Admin { user }));
+    }
     if !user.may_use_database(database) {
         return Err(SessionError::DatabaseNotAllowed {
             user: user_name.to_owned(),
@@ -83,13 +99,13 @@ pub async fn login(
     let registration = shared.cancels.register();
     greet(client, &params, registration.key);
     client.flush().await?;
-    Ok(Some(LoggedIn {
+    Ok(Some(Admitted::Session(LoggedIn {
         user,
         startup,
         key,
         route,
         registration,
-    }))
+    })))
 }
 
 /// Protocol 3.x with x > 0, or `_pq_.` options: say we speak 3.0 and ignore the options, as

@@ -30,12 +30,14 @@ use tracing::Instrument;
 use self::cancel::ServerRoute;
 use self::exchange::Exchange;
 use self::give_back::{Borrowed, Leaving};
-use self::login::LoggedIn;
+use self::login::{Admitted, LoggedIn};
 use self::params::{Settings, SqlStatements, Touched};
 use self::relay::{relay, RelayEnd, Scanners};
 use self::rewrite::Rewriter;
 use crate::accept::{negotiate, ClientConn};
+use crate::clients::{ClientEntry, ClientState, NewClient};
 use crate::error::{SessionError, Side};
+use crate::metrics::ProxyStats;
 use crate::proxy::Shared;
 use crate::statements::ClientStatements;
 use crate::upstream::Route;
@@ -43,8 +45,11 @@ use crate::upstream::Route;
 /// The task spawned for every accepted client.
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, route: Route) {
     let mut client = ClientConn::new(stream, peer, shared.config.proxy.max_message_size);
+    ProxyStats::bump(&shared.stats.clients_received);
     let Ok(_permit) = shared.client_slots.clone().try_acquire_owned() else {
+        ProxyStats::bump(&shared.stats.clients_setup_failed);
         Box::pin(refuse_over_limit(&shared, &mut client)).await;
+        ProxyStats::bump(&shared.stats.clients_closed);
         return;
     };
     let id = shared.next_client_id();
@@ -57,30 +62,77 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, rou
     );
     async {
         let started = tokio::time::Instant::now();
-        let result = run(&shared, &mut client, route).await;
+        let result = run(&shared, &mut client, id, route).await;
         Box::pin(end_session(&shared, &mut client, result, started.elapsed())).await;
+        ProxyStats::bump(&shared.stats.clients_closed);
     }
     .instrument(span)
     .await
 }
 
-async fn run(shared: &Shared, client: &mut ClientConn, route: Route) -> Result<(), SessionError> {
+async fn run(
+    shared: &Shared,
+    client: &mut ClientConn,
+    id: u64,
+    route: Route,
+) -> Result<(), SessionError> {
     let deadline = shared.config.proxy.login_timeout;
     // Boxed, like the other stages below: an idle session's task then holds only the small
     // waiting state, not the largest stage's (memory per idle client).
-    let login = Box::pin(tokio::time::timeout(
+    // One match on the temporary: a named Result here would stay in the task's state for the
+    // whole session (memory per idle client).
+    let login = match Box::pin(tokio::time::timeout(
         deadline,
         login::login(shared, client, route),
     ))
     .await
-    .map_err(|_| SessionError::LoginTimeout(deadline))??;
-    let Some(login) = login else {
-        return Ok(());
+    {
+        Ok(Ok(Some(login))) => login,
+        // A CancelRequest, now handled: neither a login nor a failed one.
+        Ok(Ok(None)) => return Ok(()),
+        Ok(Err(e)) => return Err(login_failed(shared, e)),
+        Err(_) => return Err(login_failed(shared, SessionError::LoginTimeout(deadline))),
     };
+    ProxyStats::bump(&shared.stats.clients_setup_succeeded);
     if shared.config.log.log_connections {
         tracing::info!("login");
     }
-    Session::new(shared, client, login).run().await
+    match login {
+        Admitted::Session(login) => {
+            let entry = shared.clients.register(NewClient {
+                id,
+                user: login.key.user.clone(),
+                database: login.key.database.clone(),
+                peer: client.peer,
+                admin: false,
+                route: Some(login.registration.route.clone()),
+            });
+            Session::new(shared, client, login, entry.entry.clone())
+                .run()
+                .await
+        }
+        Admitted::Admin { user } => {
+            let entry = shared.clients.register(NewClient {
+                id,
+                user: user.name.clone(),
+                database: crate::admin::ADMIN_DATABASE.into(),
+                peer: client.peer,
+                admin: true,
+                route: None,
+            });
+            Box::pin(crate::admin::console::serve(
+                shared,
+                client,
+                entry.entry.clone(),
+            ))
+            .await
+        }
+    }
+}
+
+fn login_failed(shared: &Shared, e: SessionError) -> SessionError {
+    ProxyStats::bump(&shared.stats.clients_setup_failed);
+    e
 }
 
 /// Tells the client why it ended, if it can still hear it, and logs it.
@@ -94,7 +146,7 @@ async fn end_session(
     match result {
         Ok(()) => {
             if log {
-                tracing::info!(?duration, "logout");
+                tracing::info!(?duration, reason = "client terminated", "logout");
             }
         }
         Err(e) => {
@@ -104,7 +156,7 @@ async fn end_session(
             match e.side() {
                 Side::Client if matches!(e, SessionError::ClientGone) => {
                     if log {
-                        tracing::info!(?duration, "logout: client disconnected")
+                        tracing::info!(?duration, reason = "client disconnected", "logout")
                     }
                 }
                 Side::Client | Side::Proxy => tracing::info!(?duration, reason = %e, "logout"),
@@ -141,7 +193,9 @@ struct Session<'a> {
     /// Armed once and kept across requests: re-arming a timer and re-registering for the
     /// shutdown signal on every transaction would cost more than the transaction's own work.
     idle: IdleTimer,
-    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Resolves with why the session must end: shutdown, or KILL_CLIENT.
+    stop: Pin<Box<dyn Future<Output = SessionError> + Send>>,
+    entry: Arc<ClientEntry>,
 }
 
 /// idle_client_timeout, checked lazily: the timer fires at most once per timeout period and
@@ -179,7 +233,12 @@ impl IdleTimer {
 }
 
 impl<'a> Session<'a> {
-    fn new(shared: &'a Shared, client: &'a mut ClientConn, login: LoggedIn) -> Self {
+    fn new(
+        shared: &'a Shared,
+        client: &'a mut ClientConn,
+        login: LoggedIn,
+        entry: Arc<ClientEntry>,
+    ) -> Self {
         let max = shared.config.proxy.max_message_size;
         Session {
             shared,
@@ -194,7 +253,8 @@ impl<'a> Session<'a> {
                 server: Scanner::new(usize::MAX),
             },
             idle: IdleTimer::new(shared.config.proxy.idle_client_timeout),
-            shutdown: Box::pin(shutdown_signal(shared.shutdown.clone())),
+            stop: Box::pin(stop_signal(shared.shutdown.clone(), entry.clone())),
+            entry,
         }
     }
 
@@ -204,6 +264,7 @@ impl<'a> Session<'a> {
             if self.client.rbuf[0] == FrontendTag::Terminate.byte() {
                 return Ok(());
             }
+            self.entry.set_state(ClientState::Waiting);
             let borrowing = borrow::borrow(
                 self.shared,
                 self.login.route,
@@ -211,14 +272,20 @@ impl<'a> Session<'a> {
                 &self.login.user,
             );
             let server = match Box::pin(borrowing).await {
-                Ok(server) => server,
+                Ok(server) => {
+                    self.entry.set_state(ClientState::Active);
+                    server
+                }
                 Err(failure) => {
+                    self.entry.set_state(ClientState::Idle);
                     let error = failure.client_error(self.shared);
                     Box::pin(refuse::refuse_request(self.client, &error)).await?;
                     continue;
                 }
             };
-            if Box::pin(self.transaction(server)).await? == After::Terminated {
+            let after = Box::pin(self.transaction(server)).await?;
+            self.entry.set_state(ClientState::Idle);
+            if after == After::Terminated {
                 return Ok(());
             }
         }
@@ -244,6 +311,8 @@ impl<'a> Session<'a> {
             commit_sent: false,
             ignored_pins: &self.shared.ignored_pins,
             counters: &self.shared.pins,
+            client: &self.entry,
+            log_pins: self.shared.config.log.log_pins,
         };
         let mut unpinned = false;
         let end = loop {
@@ -254,6 +323,7 @@ impl<'a> Session<'a> {
                 &mut self.scanners,
                 &mut rewriter,
                 mode == PoolMode::Transaction,
+                &self.shared.stats,
             )
             .await;
             if !matches!(end, RelayEnd::CheckPin) {
@@ -261,12 +331,22 @@ impl<'a> Session<'a> {
             }
             rewriter.maybe_released = false;
             if pinned_state_gone(&mut server).await {
-                tracing::info!("client unpinned: the state that pinned it is gone");
-                rewriter.pin = None;
+                if self.shared.config.log.log_pins {
+                    tracing::info!("client unpinned: the state that pinned it is gone");
+                }
+                if let Some(reason) = rewriter.pin.take() {
+                    self.shared.pins.release(reason);
+                }
                 unpinned = true;
                 break RelayEnd::Idle;
             }
         };
+        if let Some(reason) = rewriter.pin {
+            // The pin ends with this relay: the client left, or (session mode) will return
+            // the connection now.
+            self.shared.pins.release(reason);
+        }
+        self.entry.set_pin(None);
         route.set(None);
         let commit_sent = rewriter.commit_sent;
         let (touched, pinned) = (rewriter.touched, rewriter.pin.is_some() || unpinned);
@@ -286,6 +366,7 @@ impl<'a> Session<'a> {
             }
             RelayEnd::ClientTerminated => Ok(After::Terminated),
             RelayEnd::ClientGone => Err(SessionError::ClientGone),
+            RelayEnd::Killed => Err(SessionError::KilledInTransaction),
             RelayEnd::ClientProtocol(e) => Err(e.into()),
             RelayEnd::ServerLost(cause) => {
                 // The host may be gone: let the monitor look now rather than at its next tick.
@@ -371,7 +452,7 @@ impl<'a> Session<'a> {
         while self.client.rbuf.len() < HEADER {
             tokio::select! {
                 biased;
-                _ = self.shutdown.as_mut() => return Err(SessionError::Shutdown),
+                stop = self.stop.as_mut() => return Err(stop),
                 read = self.client.read_more() => read?,
                 timeout = self.idle.expired() => return Err(SessionError::IdleTimeout(timeout)),
             }
@@ -422,8 +503,19 @@ enum After {
     Terminated,
 }
 
+/// Resolves once shutdown is requested or the admin kills this client.
+pub(crate) async fn stop_signal(
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    entry: Arc<ClientEntry>,
+) -> SessionError {
+    tokio::select! {
+        _ = shutdown_signal(shutdown) => SessionError::Shutdown,
+        _ = entry.killed() => SessionError::Killed,
+    }
+}
+
 /// Resolves once shutdown is requested, and keeps resolving immediately after that.
-async fn shutdown_signal(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub(crate) async fn shutdown_signal(mut shutdown: tokio::sync::watch::Receiver<bool>) {
     while !*shutdown.borrow_and_update() {
         if shutdown.changed().await.is_err() {
             // The supervisor is gone without a signal: nothing left to wait for.

@@ -55,7 +55,7 @@ impl PinReason {
         })
     }
 
-    fn index(self) -> usize {
+    pub fn index(self) -> usize {
         PinReason::ALL
             .iter()
             .position(|r| *r == self)
@@ -94,15 +94,28 @@ pub fn verifiable(reason: PinReason) -> bool {
     !matches!(reason, PinReason::Load | PinReason::Unknown)
 }
 
-/// Pins so far, per reason, for the whole proxy.
+/// Pins so far, and clients pinned now, per reason, for the whole proxy.
 #[derive(Debug, Default)]
 pub struct PinCounters {
     counts: [AtomicU64; 7],
+    pinned_now: [AtomicU64; 7],
 }
 
 impl PinCounters {
+    /// A client was pinned; pair with [`PinCounters::release`] when its pin ends.
     pub fn record(&self, reason: PinReason) {
         self.counts[reason.index()].fetch_add(1, Ordering::Relaxed);
+        self.pinned_now[reason.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A pinned client was unpinned or left.
+    pub fn release(&self, reason: PinReason) {
+        self.pinned_now[reason.index()].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Clients pinned for `reason` now.
+    pub fn pinned_now(&self, reason: PinReason) -> u64 {
+        self.pinned_now[reason.index()].load(Ordering::Relaxed)
     }
 
     pub fn get(&self, reason: PinReason) -> u64 {

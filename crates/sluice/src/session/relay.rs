@@ -8,12 +8,15 @@
 use pgwire::scan::{Scanner, Seen};
 use pgwire::{BackendTag, ProtocolError};
 use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
 
 use super::exchange::{ClientStep, Exchange};
 use super::io::{try_read_into, Read};
 use super::outbox::{Edits, Outbox};
 use super::rewrite::{client_needs_body, OnServer, Rewriter};
 use crate::accept::ClientConn;
+use crate::clients::ClientEntry;
+use crate::metrics::ProxyStats;
 use crate::upstream::ServerConn;
 
 /// Why the relay stopped.
@@ -25,6 +28,8 @@ pub enum RelayEnd {
     ClientTerminated,
     /// The client's socket closed or failed.
     ClientGone,
+    /// KILL_CLIENT from the admin console: handled as if the client had vanished.
+    Killed,
     /// The client broke the protocol.
     ClientProtocol(ProtocolError),
     /// The server closed or failed; whatever it sent first reached the client.
@@ -48,6 +53,8 @@ struct Pending {
     to_server: Outbox,
     to_client: Outbox,
     terminated: bool,
+    /// When the request now waiting for its ReadyForQuery was forwarded (query latency).
+    request_since: Option<Instant>,
 }
 
 /// Relays until `Idle` (only when `release_when_idle`) or an end.
@@ -58,10 +65,11 @@ pub async fn relay(
     scanners: &mut Scanners,
     rewriter: &mut Rewriter<'_>,
     release_when_idle: bool,
+    stats: &ProxyStats,
 ) -> RelayEnd {
     let mut pending = Pending::default();
     loop {
-        if let Err(end) = scan(client, server, ex, scanners, rewriter, &mut pending) {
+        if let Err(end) = scan(client, server, ex, scanners, rewriter, &mut pending, stats) {
             return end;
         }
         if let Err(end) = write_now(client, server, &mut pending) {
@@ -81,7 +89,7 @@ pub async fn relay(
                 }
             }
         }
-        if let Err(end) = wait(client, server, &mut pending).await {
+        if let Err(end) = wait(client, server, &mut pending, rewriter.client).await {
             if matches!(end, RelayEnd::ServerLost(_)) {
                 flush_before_close(client, server, &mut pending).await;
             }
@@ -98,6 +106,7 @@ fn scan(
     scanners: &mut Scanners,
     rewriter: &mut Rewriter<'_>,
     pending: &mut Pending,
+    stats: &ProxyStats,
 ) -> Result<(), RelayEnd> {
     if pending.to_server.is_empty() && !pending.terminated && !client.rbuf.is_empty() {
         let mut rewriter = rewriter.on(&mut server.prepared);
@@ -109,6 +118,9 @@ fn scan(
             &mut pending.to_server,
         )
         .map_err(RelayEnd::ClientProtocol)?;
+        if len > 0 && pending.request_since.is_none() {
+            pending.request_since = Some(Instant::now());
+        }
         if step == ClientStep::Terminate {
             pending.terminated = true;
             // The Terminate and anything after it are not the server's business.
@@ -119,8 +131,12 @@ fn scan(
         }
     }
     if pending.to_client.is_empty() && !server.rbuf.is_empty() {
-        let reported = scan_server(server, &mut scanners.server, ex, &mut pending.to_client)
-            .map_err(RelayEnd::ServerProtocol)?;
+        let (reported, answered) =
+            scan_server(server, &mut scanners.server, ex, &mut pending.to_client)
+                .map_err(RelayEnd::ServerProtocol)?;
+        if answered > 0 {
+            count_answers(stats, pending, answered, ex.pending_ready() > 0);
+        }
         for (name, value) in reported {
             server.record_parameter(&name, &value);
         }
@@ -129,6 +145,21 @@ fn scan(
         }
     }
     Ok(())
+}
+
+/// Records requests answered by ReadyForQuery, and how long each took since it (or, when
+/// pipelined, the previous answer) went out.
+fn count_answers(stats: &ProxyStats, pending: &mut Pending, answered: u64, more_owed: bool) {
+    let now = Instant::now();
+    stats
+        .query_requests
+        .fetch_add(answered, std::sync::atomic::Ordering::Relaxed);
+    if let Some(since) = pending.request_since {
+        for _ in 0..answered {
+            stats.query_latency.observe(now - since);
+        }
+    }
+    pending.request_since = more_owed.then_some(now);
 }
 
 /// Scans the client's bytes into `out`; stops at Terminate. Returns the bytes taken.
@@ -164,15 +195,17 @@ fn scan_client(
 
 /// Scans the server's bytes into `out`, dropping replies to injected messages and placing
 /// Sluice's own replies where the server's would have been. Returns the ParameterStatus values
-/// seen, so the connection's reported parameters stay current.
+/// seen, so the connection's reported parameters stay current, and the number of
+/// ReadyForQuery forwarded (requests answered).
 fn scan_server(
     server: &ServerConn,
     scanner: &mut Scanner,
     ex: &mut Exchange,
     out: &mut Outbox,
-) -> Result<Vec<(String, String)>, ProtocolError> {
+) -> Result<(Vec<(String, String)>, u64), ProtocolError> {
     let mut edits = Edits::default();
     let mut reported = Vec::new();
+    let mut answered = 0;
     let ready = scanner.scan(&server.rbuf, server_needs_body, |offset, seen| {
         let wire_len = match seen {
             Seen::Whole(msg) => msg.wire_len(),
@@ -184,8 +217,11 @@ fn scan_server(
                 reported.push((name.to_owned(), value.to_owned()));
             }
         }
+        let is_ready = matches!(seen, Seen::Whole(m) if m.tag == BackendTag::ReadyForQuery.byte());
         if !ex.server_message(seen)? {
             edits.skip(offset, wire_len);
+        } else if is_ready {
+            answered += 1;
         }
         if let Some(replies) = ex.take_synthetic() {
             edits.insert(offset + wire_len, replies);
@@ -193,7 +229,7 @@ fn scan_server(
         Ok::<(), ProtocolError>(())
     })?;
     out.push_scanned(ready, edits);
-    Ok(reported)
+    Ok((reported, answered))
 }
 
 /// Only rows and COPY data may be large; they are streamed. Every other server message is read
@@ -225,6 +261,7 @@ async fn wait(
     client: &mut ClientConn,
     server: &mut ServerConn,
     pending: &mut Pending,
+    entry: &ClientEntry,
 ) -> Result<(), RelayEnd> {
     let lost = |e: std::io::Error| RelayEnd::ServerLost(e.to_string());
     let (to_server_empty, to_client_empty) =
@@ -252,6 +289,7 @@ async fn wait(
                 Ok(_) => {}
             }
         }
+        _ = entry.killed() => return Err(RelayEnd::Killed),
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use super::exchange::{ClientStep, Exchange, Expect};
 use super::outbox::Edits;
 use super::params::Touched;
 use super::pinning::{may_release, verifiable, PinCounters, PinReason};
+use crate::clients::ClientEntry;
 use crate::statements::{ClientStatements, ServerStatements, Statement, StatementRegistry};
 use sql::{DiscardWhat, Effect, TransactionControl};
 
@@ -31,6 +32,10 @@ pub struct Rewriter<'a> {
     /// Pin reasons the operator switched off.
     pub ignored_pins: &'a [PinReason],
     pub counters: &'a PinCounters,
+    /// This client's entry in the registry (shows the pin to the admin interface).
+    pub client: &'a ClientEntry,
+    /// `[log] log_pins`.
+    pub log_pins: bool,
 }
 
 impl Rewriter<'_> {
@@ -44,11 +49,14 @@ impl Rewriter<'_> {
             if let Some(reason) = PinReason::of(effect).filter(|r| !self.ignored_pins.contains(r)) {
                 self.pin_for_good |= !verifiable(reason);
                 if self.pin.is_none() {
-                    tracing::info!(
-                        reason = reason.as_str(),
-                        "client pinned to its server connection"
-                    );
+                    if self.log_pins {
+                        tracing::info!(
+                            reason = reason.as_str(),
+                            "client pinned to its server connection"
+                        );
+                    }
                     self.counters.record(reason);
+                    self.client.set_pin(Some(reason));
                     self.pin = Some(reason);
                 }
             }

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::{connect, ConnectParams, LiveConnections, Readers, Route, ServerConn, UpstreamError};
 use crate::credentials::{Credentials, LoginAs};
 use crate::failover::Topology;
+use crate::metrics::{ProxyStats, ServerSetups};
 use crate::session::params::{sync_statement, Settings};
 use crate::tls::ServerTls;
 use config::HostPort;
@@ -49,6 +50,8 @@ pub struct Target {
     pub topology: Arc<Topology>,
     /// Open server connections by writer generation, to cut when the writer changes.
     pub live: Arc<LiveConnections>,
+    /// Server connections opened and failed to open, for the metrics.
+    pub setups: ServerSetups,
     settings: DatabaseConfig,
     max_prepared: usize,
     /// tls_mode applied to every connection to any host.
@@ -74,6 +77,7 @@ impl Target {
             readers: Readers::new(&settings.hosts, limits),
             topology: Arc::new(Topology::new(settings.max_replica_lag)),
             live: Arc::new(LiveConnections::default()),
+            setups: ServerSetups::default(),
             settings,
             max_prepared,
             tls,
@@ -101,6 +105,7 @@ impl Target {
             let left = deadline.saturating_duration_since(Instant::now());
             let waited = self.settings.connection_borrow_timeout;
             let writer = self.topology.wait_for_writer(left).await.ok_or_else(|| {
+                ProxyStats::bump(&self.setups.failed);
                 UpstreamError::NoWriter {
                     waited,
                     probe_failure: self.topology.probe_failure(),
@@ -164,6 +169,10 @@ impl Target {
         let connected = creds
             .log_in(self.settings.connect_timeout, connect_as)
             .await;
+        match &connected {
+            Ok(_) => ProxyStats::bump(&self.setups.succeeded),
+            Err(_) => ProxyStats::bump(&self.setups.failed),
+        }
         if let Err(e) = &connected {
             if !matches!(e, UpstreamError::Rejected(_)) {
                 tracing::warn!(host = %host, error = %e, "server connection failed");

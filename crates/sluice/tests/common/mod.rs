@@ -1,6 +1,7 @@
 //! A real PostgreSQL cluster with Sluice in front of it, in-process on a free port.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod admin_http;
 pub mod binary;
 pub mod wire;
 
@@ -38,6 +39,8 @@ pub struct Options {
     pub extra_database: &'static str,
     /// Extra sections appended to the file ([secrets], [[access]], [[endpoints]], ...).
     pub extra_config: String,
+    /// More sections appended to the config (e.g. `[admin]`).
+    pub extra_sections: &'static str,
 }
 
 impl Default for Options {
@@ -56,6 +59,7 @@ impl Default for Options {
             app_secret: None,
             extra_database: "",
             extra_config: String::new(),
+            extra_sections: "",
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct Fixture {
     /// Where each `[[endpoints]]` entry listens.
     pub endpoints: Vec<SocketAddr>,
     pub observer: sluice::Observer,
+    /// The admin HTTP listener, when the config has `[admin] listen`.
+    pub admin_addr: Option<SocketAddr>,
     shutdown: ShutdownHandle,
 }
 
@@ -96,6 +102,7 @@ impl Fixture {
         let proxy = Proxy::bind(config).await.unwrap();
         let addr = proxy.local_addr();
         let endpoints = proxy.endpoint_addrs();
+        let admin_addr = proxy.admin_addr();
         let shutdown = proxy.shutdown_handle();
         let observer = proxy.observer();
         tokio::spawn(proxy.run());
@@ -105,6 +112,7 @@ impl Fixture {
             addr,
             endpoints,
             observer,
+            admin_addr,
             shutdown,
         }
     }
@@ -211,6 +219,7 @@ client_auth = "md5"
 filter = "warn"
 
 {extra_config}
+{extra_sections}
 "#,
         pool_mode = o.pool_mode,
         login_timeout = o.login_timeout,
@@ -231,6 +240,7 @@ filter = "warn"
             None => format!("password = \"{APP_PASSWORD}\""),
         },
         extra_config = o.extra_config,
+        extra_sections = o.extra_sections,
     )
 }
 
