@@ -1,7 +1,8 @@
 //! Typed configuration for Sluice.
 //!
-//! The file is TOML with four sections: `[proxy]`, `[database]`,
-//! `[[users]]` and `[log]`; see `docs/configuration.md` for every key.
+//! The file is TOML with the sections `[proxy]`, `[database]`, `[[users]]`,
+//! `[log]`, and for token authentication `[tokens]` and `[[token_issuers]]`;
+//! see `docs/configuration.md` for every key.
 //! Loading is two steps: the toml crate parses the file into loose serde
 //! types (rejecting bad syntax and unknown keys), then validation turns
 //! those into the types here, collecting every problem with its key path so
@@ -15,6 +16,8 @@ mod model;
 mod raw;
 mod secret;
 mod tls;
+mod tokens;
+mod tokens_validate;
 mod toml_error;
 mod validate;
 
@@ -28,6 +31,9 @@ pub use model::{
 };
 pub use secret::Secret;
 pub use tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode, TlsVersion};
+pub use tokens::{
+    JwksSource, TokenAuth, TokenIssuerConfig, TokensConfig, SELF_ISSUER, WILDCARD,
+};
 
 impl Config {
     /// Parses and validates a configuration from TOML text.

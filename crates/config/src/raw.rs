@@ -20,6 +20,8 @@ pub(crate) struct RawConfig {
     pub database: Option<RawDatabase>,
     pub users: Vec<RawUser>,
     pub log: RawLog,
+    pub tokens: RawTokens,
+    pub token_issuers: Vec<RawTokenIssuer>,
 }
 
 #[derive(Deserialize, Default)]
@@ -71,7 +73,27 @@ pub(crate) struct RawUser {
     pub name: Option<String>,
     pub password: Option<Secret<String>>,
     pub client_auth: Option<String>,
+    pub token_auth: Option<String>,
     pub databases: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawTokens {
+    pub signing_key_file: Option<String>,
+    pub skew: Option<StrOrInt>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawTokenIssuer {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub jwks_file: Option<String>,
+    pub jwks_url: Option<String>,
+    pub jwks_refresh: Option<StrOrInt>,
+    pub claim: Option<String>,
+    pub users: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -16,6 +16,7 @@ use crate::model::{
 use crate::raw::{RawConfig, RawDatabase, RawLog, RawProxy, RawProxyTls, RawUser, StrOrInt};
 use crate::secret::Secret;
 use crate::tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode, TlsVersion};
+use crate::tokens::TokenAuth;
 use crate::{bytes, duration, host};
 
 /// PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer user
@@ -28,12 +29,17 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let database = c.database(raw.database);
     let users = c.users(raw.users);
     let log = c.log(raw.log);
+    let tokens = c.tokens(raw.tokens);
+    let token_issuers = c.token_issuers(raw.token_issuers, &users);
+    c.token_users(&users, &tokens, &token_issuers);
     if c.problems.is_empty() {
         Ok(Config {
             proxy,
             database,
             users,
             log,
+            tokens,
+            token_issuers,
         })
     } else {
         Err(ConfigError {
@@ -43,18 +49,18 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
 }
 
 #[derive(Default)]
-struct Checker {
+pub(crate) struct Checker {
     problems: Vec<Problem>,
 }
 
 impl Checker {
-    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem::new(path, message));
     }
 
     /// `default` when absent, the parsed value when valid, `None` (and a
     /// recorded problem) when invalid.
-    fn field<R, T>(
+    pub(crate) fn field<R, T>(
         &mut self,
         path: &str,
         raw: Option<R>,
@@ -171,7 +177,7 @@ impl Checker {
     }
 
     /// A required, non-empty file path.
-    fn path(&mut self, key: &str, raw: Option<String>, what: &str) -> Option<std::path::PathBuf> {
+    pub(crate) fn path(&mut self, key: &str, raw: Option<String>, what: &str) -> Option<std::path::PathBuf> {
         match raw {
             Some(p) if !p.trim().is_empty() => Some(p.into()),
             Some(_) => {
@@ -373,6 +379,12 @@ impl Checker {
                 }
             };
 
+            let token_auth = self
+                .field(&at("token_auth"), u.token_auth, TokenAuth::default(), |s| {
+                    one_of(&s, TokenAuth::ALL)
+                })
+                .unwrap_or_default();
+
             let client_auth = self
                 .field(
                     &at("client_auth"),
@@ -392,6 +404,7 @@ impl Checker {
                 name,
                 password,
                 client_auth,
+                token_auth,
                 databases: u.databases,
             });
         }
@@ -448,7 +461,7 @@ fn int_in<T: TryFrom<i64>>(v: i64, min: i64, max: Option<i64>) -> Result<T, Stri
 
 /// Durations must be strings with a unit. A bare number is refused because
 /// its unit is anyone's guess (seconds? milliseconds?).
-fn any_duration(v: StrOrInt) -> Result<Duration, String> {
+pub(crate) fn any_duration(v: StrOrInt) -> Result<Duration, String> {
     match v {
         StrOrInt::Str(s) => duration::parse(&s),
         StrOrInt::Int(n) => Err(format!(
@@ -457,7 +470,7 @@ fn any_duration(v: StrOrInt) -> Result<Duration, String> {
     }
 }
 
-fn positive_duration(v: StrOrInt) -> Result<Duration, String> {
+pub(crate) fn positive_duration(v: StrOrInt) -> Result<Duration, String> {
     let d = any_duration(v)?;
     if d.is_zero() {
         return Err("must be greater than 0".to_string());
@@ -500,7 +513,7 @@ fn one_of<T: Copy + Display>(s: &str, all: &[T]) -> Result<T, String> {
 }
 
 /// A PostgreSQL user or database name as sent in the startup message.
-fn identifier(s: &str) -> Result<(), String> {
+pub(crate) fn identifier(s: &str) -> Result<(), String> {
     if s.is_empty() {
         Err("must not be empty".to_string())
     } else if s.contains('\0') {
