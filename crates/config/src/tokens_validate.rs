@@ -77,15 +77,9 @@ impl Checker {
     }
 
     /// A user may take tokens only if some token can be verified.
-    pub(crate) fn token_users(
-        &mut self,
-        users: &[UserConfig],
-        tokens: &TokensConfig,
-        issuers: &[TokenIssuerConfig],
-    ) {
-        let verifiable = tokens.signing_key_file.is_some() || !issuers.is_empty();
+    pub(crate) fn token_users(&mut self, users: &[UserConfig], tokens_configured: bool) {
         for (i, user) in users.iter().enumerate() {
-            if user.token_auth.accepts_tokens() && !verifiable {
+            if user.token_auth.accepts_tokens() && !tokens_configured {
                 self.problem(
                     format!("users[{i}].token_auth"),
                     format!(

@@ -29,9 +29,12 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let database = c.database(raw.database);
     let users = c.users(raw.users);
     let log = c.log(raw.log);
+    // From the raw file: a broken issuer table is reported on its own, not again here.
+    let tokens_configured =
+        raw.tokens.signing_key_file.is_some() || !raw.token_issuers.is_empty();
+    c.token_users(&users, tokens_configured);
     let tokens = c.tokens(raw.tokens);
     let token_issuers = c.token_issuers(raw.token_issuers, &users);
-    c.token_users(&users, &tokens, &token_issuers);
     if c.problems.is_empty() {
         Ok(Config {
             proxy,

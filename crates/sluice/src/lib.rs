@@ -8,7 +8,8 @@
 //! ```
 //!
 //! - [`accept`]: listener, client socket, the first packet (SSLRequest, CancelRequest, startup);
-//! - `auth`: SCRAM-SHA-256 / md5 against the configured users;
+//! - `auth`: SCRAM-SHA-256 / md5 against the configured users, or a signed token over TLS;
+//! - [`tokens`]: token issue (`sluice token`) and verification (own key, OIDC issuers' JWKS);
 //! - `session`: login, borrow, relay, give back, cancel routing, refusing without a server;
 //! - `upstream`: server connections, server login, the target group and its pool;
 //! - `error`: every way a session ends and what the client sees for it;
@@ -25,6 +26,7 @@ mod session;
 mod statements;
 pub mod telemetry;
 mod tls;
+pub mod tokens;
 mod upstream;
 
 pub use proxy::{CertificateReloader, Observer, Proxy, ShutdownHandle};

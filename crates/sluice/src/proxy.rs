@@ -19,6 +19,7 @@ use crate::session::cancel::CancelRegistry;
 use crate::session::pinning::{PinCounters, PinReason};
 use crate::statements::StatementRegistry;
 use crate::tls::{CertError, CertStore, ClientTls, ServerTls};
+use crate::tokens::TokenVerifier;
 use crate::upstream::Target;
 
 /// State every session reads.
@@ -27,6 +28,8 @@ pub struct Shared {
     /// `[proxy.tls]`, loaded; `None` when clients get 'N' to SSLRequest.
     pub client_tls: Option<ClientTls>,
     pub users: UserDirectory,
+    /// Keys of the tokens clients may log in with.
+    pub tokens: TokenVerifier,
     pub target: Target,
     pub cancels: Arc<CancelRegistry>,
     pub statements: StatementRegistry,
@@ -110,10 +113,14 @@ impl Proxy {
             None => None,
         };
         let server_tls = Arc::new(ServerTls::new(&config.database)?);
+        let tokens = TokenVerifier::load(&config)
+            .await
+            .context("token authentication: cannot load the keys")?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Shared {
             client_tls,
             users: UserDirectory::from_config(&config),
+            tokens,
             target: Target::new(
                 config.database.clone(),
                 config.proxy.max_prepared_statements,

@@ -1,7 +1,8 @@
 //! Client authentication: Sluice checks the client's password itself, against the configured
-//! users, before any server connection is involved.
+//! users (or a signed token, see `crate::tokens`), before any server connection is involved.
 
 mod client_auth;
+mod token_login;
 mod users;
 
 pub use client_auth::authenticate;

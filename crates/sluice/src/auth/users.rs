@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use config::{ClientAuth, Config, UserConfig};
+use config::{ClientAuth, Config, TokenAuth, UserConfig};
 use pgwire::auth::{ScramKeyCache, ScramSecret};
 
 use crate::upstream::Credentials;
@@ -12,6 +12,7 @@ use crate::upstream::Credentials;
 pub struct UserEntry {
     pub name: Arc<str>,
     pub client_auth: ClientAuth,
+    pub token_auth: TokenAuth,
     /// Derived once here: PBKDF2 per login would cost milliseconds of CPU each.
     pub scram: ScramSecret,
     /// Empty means any database.
@@ -24,6 +25,7 @@ impl UserEntry {
         UserEntry {
             name: user.name.as_str().into(),
             client_auth: user.client_auth,
+            token_auth: user.token_auth,
             scram: ScramSecret::from_password(user.password.expose()),
             databases: user.databases.clone(),
             credentials: Credentials {

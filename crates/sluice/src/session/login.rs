@@ -45,7 +45,7 @@ pub async fn login(
     tracing::Span::current().record("user", user_name);
     tracing::Span::current().record("database", database);
     negotiate_protocol_version(client, &startup);
-    let user = authenticate(client, &shared.users, &shared.process_key, user_name).await?;
+    let user = authenticate(client, shared, user_name).await?;
     if !user.may_use_database(database) {
         return Err(SessionError::DatabaseNotAllowed {
             user: user_name.to_owned(),

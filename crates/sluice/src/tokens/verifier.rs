@@ -1,0 +1,126 @@
+//! Checks a token presented as a password: signature, issuer, audience, expiry and
+//! not-before (with the configured skew), then whether it may log in as the user asked for.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use config::{Config, JwksSource, TokenIssuerConfig, SELF_ISSUER};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use serde_json::{Map, Value};
+
+use super::jwks::{fetch_and_refresh, KeySet};
+use super::peek::unverified_issuer;
+use super::{SigningKey, TokenRefusal};
+
+/// The algorithms accepted; anything else (HS*, none) is refused before any key is tried.
+const ACCEPTED: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
+
+/// Every key Sluice trusts tokens from.
+pub struct TokenVerifier {
+    /// The public half of `[tokens] signing_key_file`.
+    own: Option<DecodingKey>,
+    issuers: Vec<Issuer>,
+    skew: Duration,
+}
+
+struct Issuer {
+    config: TokenIssuerConfig,
+    keys: Arc<KeySet>,
+}
+
+impl TokenVerifier {
+    /// Loads the signing key and the key sets; a JWKS URL is fetched once here and then
+    /// refreshed in the background.
+    pub async fn load(config: &Config) -> anyhow::Result<TokenVerifier> {
+        let own = match &config.tokens.signing_key_file {
+            Some(path) => Some(DecodingKey::from_ed_der(
+                &SigningKey::load(path)?.public_key(),
+            )),
+            None => None,
+        };
+        let mut issuers = Vec::with_capacity(config.token_issuers.len());
+        for (i, issuer) in config.token_issuers.iter().enumerate() {
+            let keys = match &issuer.jwks {
+                JwksSource::File(path) => Arc::new(
+                    KeySet::from_file(path)
+                        .with_context(|| format!("token_issuers[{i}].jwks_file"))?,
+                ),
+                JwksSource::Url { url, refresh } => {
+                    fetch_and_refresh(url.clone(), *refresh).await
+                }
+            };
+            issuers.push(Issuer {
+                config: issuer.clone(),
+                keys,
+            });
+        }
+        Ok(TokenVerifier {
+            own,
+            issuers,
+            skew: config.tokens.skew,
+        })
+    }
+
+    /// Ok when `token` is valid now and may log in as `user`.
+    pub fn verify(&self, token: &str, user: &str) -> Result<(), TokenRefusal> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::Malformed)?;
+        if !ACCEPTED.contains(&header.alg) {
+            return Err(TokenRefusal::Algorithm);
+        }
+        let issuer = unverified_issuer(token).ok_or(TokenRefusal::NoIssuer)?;
+        if issuer == SELF_ISSUER {
+            return self.verify_own(token, &header, user);
+        }
+        let Some(trusted) = self.issuers.iter().find(|i| i.config.issuer == issuer) else {
+            return Err(TokenRefusal::UnknownIssuer(issuer));
+        };
+        let validation = self.validation(header.alg, &issuer, &trusted.config.audience);
+        let claims = trusted.keys.verify(token, &header, &validation)?;
+        let claim = &trusted.config.claim;
+        let value = claim_str(&claims, claim)?;
+        match trusted.config.allows(value, user) {
+            true => Ok(()),
+            false => Err(TokenRefusal::WrongUser {
+                claim: claim.clone(),
+            }),
+        }
+    }
+
+    fn verify_own(&self, token: &str, header: &Header, user: &str) -> Result<(), TokenRefusal> {
+        let key = self
+            .own
+            .as_ref()
+            .ok_or_else(|| TokenRefusal::UnknownIssuer(SELF_ISSUER.to_owned()))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenRefusal::Algorithm);
+        }
+        let validation = self.validation(Algorithm::EdDSA, SELF_ISSUER, SELF_ISSUER);
+        let claims: Map<String, Value> = jsonwebtoken::decode(token, key, &validation)
+            .map_err(|e| TokenRefusal::from_jwt(&e))?
+            .claims;
+        match claim_str(&claims, "sub")? == user {
+            true => Ok(()),
+            false => Err(TokenRefusal::WrongUser {
+                claim: "sub".into(),
+            }),
+        }
+    }
+
+    fn validation(&self, alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+        let mut v = Validation::new(alg);
+        v.leeway = self.skew.as_secs();
+        v.validate_nbf = true;
+        v.set_issuer(&[issuer]);
+        v.set_audience(&[audience]);
+        v.set_required_spec_claims(&["exp", "iss", "aud"]);
+        v
+    }
+}
+
+fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a str, TokenRefusal> {
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| TokenRefusal::MissingClaim(name.to_owned()))
+}
