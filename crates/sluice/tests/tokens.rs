@@ -34,7 +34,7 @@ const ETL: &str = "system:serviceaccount:jobs:etl";
 /// `extra` adds tables (another issuer).
 struct Side {
     ca: Ca,
-    files: Files,
+    _files: Files,
     config_path: PathBuf,
     config: Config,
     idp_key: IdpKey,
@@ -114,7 +114,7 @@ users = {{ "{ETL}" = ["{REQUIRED}"], "*" = ["*"] }}
     tokio::spawn(proxy.run());
     Side {
         ca,
-        files,
+        _files: files,
         config_path,
         config,
         idp_key,

@@ -124,3 +124,80 @@ fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a str, 
         .and_then(Value::as_str)
         .ok_or_else(|| TokenRefusal::MissingClaim(name.to_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::issue::sign;
+
+    /// A verifier trusting only its own key, with no skew, and that key.
+    fn own_only() -> (TokenVerifier, SigningKey, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let der = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        let path = dir.path().join("k.pem");
+        std::fs::write(
+            &path,
+            format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n"),
+        )
+        .unwrap();
+        let key = SigningKey::load(&path).unwrap();
+        let verifier = TokenVerifier {
+            own: Some(DecodingKey::from_ed_der(&key.public_key())),
+            issuers: Vec::new(),
+            skew: Duration::ZERO,
+        };
+        (verifier, key, dir)
+    }
+
+    #[test]
+    fn own_tokens_log_in_their_user_only() {
+        let (verifier, key, _dir) = own_only();
+        let token = sign(&key, "app", Duration::from_secs(60)).unwrap();
+        assert_eq!(verifier.verify(token.expose(), "app"), Ok(()));
+        assert_eq!(
+            verifier.verify(token.expose(), "admin"),
+            Err(TokenRefusal::WrongUser {
+                claim: "sub".into()
+            })
+        );
+        assert_eq!(format!("{token:?}"), "IssuedToken(<redacted>)");
+    }
+
+    #[test]
+    fn another_keys_token_is_a_bad_signature() {
+        let (verifier, _, _dir) = own_only();
+        let (_, other_key, _dir2) = own_only();
+        let token = sign(&other_key, "app", Duration::from_secs(60)).unwrap();
+        assert_eq!(
+            verifier.verify(token.expose(), "app"),
+            Err(TokenRefusal::BadSignature)
+        );
+    }
+
+    #[test]
+    fn unknown_issuers_and_algorithms_are_refused_before_any_key() {
+        let (verifier, _, _dir) = own_only();
+        let hs256 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"iss": "sluice", "aud": "sluice", "sub": "app", "exp": 4_000_000_000u64}),
+            &jsonwebtoken::EncodingKey::from_secret(b"guess"),
+        )
+        .unwrap();
+        assert_eq!(verifier.verify(&hs256, "app"), Err(TokenRefusal::Algorithm));
+        let (_, key, _dir2) = own_only();
+        let foreign = jsonwebtoken::encode(
+            &Header::new(Algorithm::EdDSA),
+            &serde_json::json!({"iss": "https://idp", "aud": "x", "sub": "app", "exp": 4_000_000_000u64}),
+            &jsonwebtoken::EncodingKey::from_ed_der(key.pkcs8()),
+        )
+        .unwrap();
+        assert_eq!(
+            verifier.verify(&foreign, "app"),
+            Err(TokenRefusal::UnknownIssuer("https://idp".into()))
+        );
+        assert_eq!(verifier.verify("a.b.c", "app"), Err(TokenRefusal::Malformed));
+    }
+}
