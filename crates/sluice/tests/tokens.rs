@@ -486,3 +486,54 @@ async fn a_session_outlives_its_token() {
     let row = client.query_one("SELECT 40 + 2", &[]).await.unwrap();
     assert_eq!(row.get::<_, i32>(0), 42);
 }
+
+/// Everything logged on this thread (the test runtime's, which runs Sluice's tasks too).
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn tokens_never_reach_the_log() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let side = side("").await;
+    let good = side.idp_key.sign(&claims(IDP, IDP_AUDIENCE, ETL));
+    let mut expired = claims(IDP, IDP_AUDIENCE, ETL);
+    expired["exp"] = json!(now() - 120);
+    let expired = side.idp_key.sign(&expired);
+    let client = side.tls_client(REQUIRED, &good).await.unwrap();
+    assert_eq!(current_user(&client).await, REQUIRED);
+    drop(client);
+    assert!(side.tls_client(REQUIRED, &expired).await.is_err());
+    assert!(side.tls_client(REQUIRED, REQUIRED_PW).await.is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    assert!(
+        text.contains("the token has expired"),
+        "the refusal is logged with its reason"
+    );
+    for secret in [good.as_str(), expired.as_str(), REQUIRED_PW] {
+        assert!(!text.contains(secret), "a credential reached the log");
+    }
+    // Nor any of the token's three parts on its own (the signature is the secret part).
+    for part in good.split('.') {
+        assert!(!text.contains(part));
+    }
+}
