@@ -31,9 +31,7 @@ pub use model::{
 };
 pub use secret::Secret;
 pub use tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode, TlsVersion};
-pub use tokens::{
-    JwksSource, TokenAuth, TokenIssuerConfig, TokensConfig, SELF_ISSUER, WILDCARD,
-};
+pub use tokens::{JwksSource, TokenAuth, TokenIssuerConfig, TokensConfig, SELF_ISSUER, WILDCARD};
 
 impl Config {
     /// Parses and validates a configuration from TOML text.

@@ -43,8 +43,11 @@ impl TokenAuth {
         self != TokenAuth::Disabled
     }
 
-    pub(crate) const ALL: &'static [TokenAuth] =
-        &[TokenAuth::Disabled, TokenAuth::Optional, TokenAuth::Required];
+    pub(crate) const ALL: &'static [TokenAuth] = &[
+        TokenAuth::Disabled,
+        TokenAuth::Optional,
+        TokenAuth::Required,
+    ];
 }
 
 crate::model::display_as_str!(TokenAuth);

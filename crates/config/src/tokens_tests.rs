@@ -67,7 +67,10 @@ claim = "repository"
     assert!(k8s.allows("system:serviceaccount:jobs:etl", "app"));
     let gh = &c.token_issuers[1];
     assert_eq!(gh.claim, "repository");
-    assert_eq!(gh.jwks, JwksSource::File("/etc/sluice/github-jwks.json".into()));
+    assert_eq!(
+        gh.jwks,
+        JwksSource::File("/etc/sluice/github-jwks.json".into())
+    );
 }
 
 #[test]
@@ -82,7 +85,9 @@ fn defaults_without_token_settings() {
 fn a_token_user_needs_a_way_to_verify_tokens() {
     assert_eq!(
         problems(BASE),
-        [r#"users[0].token_auth: is "required" but no token could be verified: set [tokens] signing_key_file or add a [[token_issuers]] table"#]
+        [
+            r#"users[0].token_auth: is "required" but no token could be verified: set [tokens] signing_key_file or add a [[token_issuers]] table"#
+        ]
     );
 }
 
@@ -91,7 +96,9 @@ fn bad_token_auth_value() {
     let toml = BASE.replace("\"required\"", "\"always\"");
     assert_eq!(
         problems(&toml),
-        [r#"users[0].token_auth: unknown value "always": expected "disabled" or "optional" or "required""#]
+        [
+            r#"users[0].token_auth: unknown value "always": expected "disabled" or "optional" or "required""#
+        ]
     );
 }
 
@@ -140,7 +147,11 @@ fn loopback_http_and_refresh_rules() {
              users = {{ \"*\" = [\"*\"] }}\n"
         )
     };
-    for ok in ["http://127.0.0.1:8080/jwks", "http://localhost/jwks", "http://[::1]:1/k"] {
+    for ok in [
+        "http://127.0.0.1:8080/jwks",
+        "http://localhost/jwks",
+        "http://[::1]:1/k",
+    ] {
         let c = Config::from_toml_str(&issuer(&format!("jwks_url = \"{ok}\""))).unwrap();
         assert!(matches!(c.token_issuers[0].jwks, JwksSource::Url { .. }));
     }
@@ -150,14 +161,20 @@ fn loopback_http_and_refresh_rules() {
     );
     assert_eq!(
         problems(&issuer("jwks_file = \"k.json\"\njwks_refresh = \"1m\"")),
-        [r#"token_issuers[0].jwks_refresh: only applies to jwks_url (a jwks_file is read at startup)"#]
+        [
+            r#"token_issuers[0].jwks_refresh: only applies to jwks_url (a jwks_file is read at startup)"#
+        ]
     );
     assert_eq!(
-        problems(&issuer("jwks_url = \"https://idp/k\"\njwks_refresh = \"0s\"")),
+        problems(&issuer(
+            "jwks_url = \"https://idp/k\"\njwks_refresh = \"0s\""
+        )),
         [r#"token_issuers[0].jwks_refresh: must be greater than 0"#]
     );
     assert_eq!(
         problems(&issuer("")),
-        [r#"token_issuers[0].jwks_file: required: the issuer's public keys, as jwks_file (a JWKS file) or jwks_url (fetched and refreshed)"#]
+        [
+            r#"token_issuers[0].jwks_file: required: the issuer's public keys, as jwks_file (a JWKS file) or jwks_url (fetched and refreshed)"#
+        ]
     );
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use crate::model::UserConfig;
 use crate::raw::{RawTokenIssuer, RawTokens};
 use crate::tokens::{
-    JwksSource, TokenIssuerConfig, TokensConfig, DEFAULT_CLAIM, DEFAULT_JWKS_REFRESH,
-    DEFAULT_SKEW, SELF_ISSUER, WILDCARD,
+    JwksSource, TokenIssuerConfig, TokensConfig, DEFAULT_CLAIM, DEFAULT_JWKS_REFRESH, DEFAULT_SKEW,
+    SELF_ISSUER, WILDCARD,
 };
 use crate::validate::{any_duration, positive_duration, Checker};
 
@@ -49,7 +49,9 @@ impl Checker {
             } else if let Some(j) = issuers.iter().position(|prev| prev.issuer == issuer) {
                 self.problem(
                     at("issuer"),
-                    format!("duplicate issuer \"{issuer}\" (already defined at token_issuers[{j}])"),
+                    format!(
+                        "duplicate issuer \"{issuer}\" (already defined at token_issuers[{j}])"
+                    ),
                 );
             }
             let audience =
@@ -117,10 +119,7 @@ impl Checker {
         let at = |key: &str| format!("token_issuers[{i}].{key}");
         match (file, url) {
             (Some(_), Some(_)) => {
-                self.problem(
-                    at("jwks_url"),
-                    "set either jwks_file or jwks_url, not both",
-                );
+                self.problem(at("jwks_url"), "set either jwks_file or jwks_url, not both");
                 None
             }
             (None, None) => {

@@ -30,8 +30,7 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let users = c.users(raw.users);
     let log = c.log(raw.log);
     // From the raw file: a broken issuer table is reported on its own, not again here.
-    let tokens_configured =
-        raw.tokens.signing_key_file.is_some() || !raw.token_issuers.is_empty();
+    let tokens_configured = raw.tokens.signing_key_file.is_some() || !raw.token_issuers.is_empty();
     c.token_users(&users, tokens_configured);
     let tokens = c.tokens(raw.tokens);
     let token_issuers = c.token_issuers(raw.token_issuers, &users);
@@ -180,7 +179,12 @@ impl Checker {
     }
 
     /// A required, non-empty file path.
-    pub(crate) fn path(&mut self, key: &str, raw: Option<String>, what: &str) -> Option<std::path::PathBuf> {
+    pub(crate) fn path(
+        &mut self,
+        key: &str,
+        raw: Option<String>,
+        what: &str,
+    ) -> Option<std::path::PathBuf> {
         match raw {
             Some(p) if !p.trim().is_empty() => Some(p.into()),
             Some(_) => {

@@ -33,10 +33,7 @@ pub enum SessionError {
     #[error("authentication failed for user {user:?}: wrong password (tokens need TLS)")]
     PasswordFailedTokenNeedsTls { user: String },
     #[error("token authentication failed for user {user:?}: {refusal}")]
-    TokenRefused {
-        user: String,
-        refusal: TokenRefusal,
-    },
+    TokenRefused { user: String, refusal: TokenRefusal },
     #[error("user {user:?} may not connect to database {database:?}")]
     DatabaseNotAllowed { user: String, database: String },
     #[error("startup packet has no user name")]

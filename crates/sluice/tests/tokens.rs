@@ -131,11 +131,10 @@ impl Side {
         user: &str,
         password: &str,
     ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-        let tls =
-            tokio_postgres_rustls::MakeRustlsConnect::new(tls_support::client_config(
-                self.ca.roots(),
-                &[],
-            ));
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_support::client_config(
+            self.ca.roots(),
+            &[],
+        ));
         let mut cfg = self.conn_config(user, password);
         cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
         let (client, conn) = cfg.connect(tls).await?;
@@ -175,7 +174,15 @@ impl Side {
         );
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || {
-            let args = ["-X", "-A", "-t", "-d", &conninfo, "-c", "SELECT current_user"];
+            let args = [
+                "-X",
+                "-A",
+                "-t",
+                "-d",
+                &conninfo,
+                "-c",
+                "SELECT current_user",
+            ];
             run_client("psql", &args, &password, Duration::from_secs(20)).unwrap()
         })
         .await
@@ -215,14 +222,19 @@ async fn assert_refused(
     message: &str,
     token: &str,
 ) {
-    let e = result.err().expect("the login should be refused");
+    let Err(e) = result else {
+        panic!("the login should be refused");
+    };
     let (got_code, got_message) = tls_support::db_error(&e);
     assert_eq!(got_code, code, "{got_message}");
     assert!(
         got_message.contains(message),
         "expected {message:?} in {got_message:?}"
     );
-    assert!(!got_message.contains(token), "the token leaked: {got_message}");
+    assert!(
+        !got_message.contains(token),
+        "the token leaked: {got_message}"
+    );
 }
 
 #[tokio::test]
@@ -316,13 +328,21 @@ async fn bad_tokens_are_refused_with_the_failed_check() {
         (&not_yet, REQUIRED, "the token is not valid yet (nbf)"),
         (&tampered, OPTIONAL, "the token's signature is invalid"),
         (&other_key, REQUIRED, "the token's signature is invalid"),
-        (&unknown_kid, REQUIRED, "no key of the issuer matches the token"),
+        (
+            &unknown_kid,
+            REQUIRED,
+            "no key of the issuer matches the token",
+        ),
         (
             &wrong_issuer,
             REQUIRED,
             "the token's issuer \"https://elsewhere.test\" is not trusted",
         ),
-        (&wrong_audience, REQUIRED, "the token is for another audience"),
+        (
+            &wrong_audience,
+            REQUIRED,
+            "the token is for another audience",
+        ),
         // ETL maps to tok_req only.
         (
             &with(json!({})),
@@ -337,7 +357,13 @@ async fn bad_tokens_are_refused_with_the_failed_check() {
     ];
     for (token, user, message) in cases {
         let expected = format!("token authentication failed for user \"{user}\": {message}");
-        assert_refused(side.tls_client(user, token).await, "28000", &expected, token).await;
+        assert_refused(
+            side.tls_client(user, token).await,
+            "28000",
+            &expected,
+            token,
+        )
+        .await;
     }
 
     // libpq shows the same FATAL.

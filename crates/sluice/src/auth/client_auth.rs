@@ -112,7 +112,9 @@ async fn md5_exchange(client: &mut ClientConn, user: &UserEntry) -> Result<bool,
     Ok(md5::md5_verify(&user.name, password, salt, response))
 }
 
-pub(super) async fn read_password_message(client: &mut ClientConn) -> Result<bytes::Bytes, SessionError> {
+pub(super) async fn read_password_message(
+    client: &mut ClientConn,
+) -> Result<bytes::Bytes, SessionError> {
     let (tag, body) = client.read_message().await?;
     match tag {
         FrontendTag::Password => Ok(body),

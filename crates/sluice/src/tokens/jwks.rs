@@ -72,9 +72,9 @@ impl KeySet {
             .expect("no panics while holding it")
             .clone()
             .ok_or(TokenRefusal::KeysUnavailable)?;
-        let mut candidates = keys.iter().filter(|k| {
-            k.algorithm == header.alg && (header.kid.is_none() || k.kid == header.kid)
-        });
+        let mut candidates = keys
+            .iter()
+            .filter(|k| k.algorithm == header.alg && (header.kid.is_none() || k.kid == header.kid));
         let first = candidates.next().ok_or(TokenRefusal::NoMatchingKey)?;
         let mut outcome = decode(token, &first.decoding, validation);
         for key in candidates {
@@ -116,9 +116,7 @@ fn usable_key(value: serde_json::Value) -> Option<Key> {
     let jwk: Jwk = serde_json::from_value(value).ok()?;
     let algorithm = match &jwk.algorithm {
         AlgorithmParameters::RSA(_) => Algorithm::RS256,
-        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
-            Algorithm::ES256
-        }
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => Algorithm::ES256,
         AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
             Algorithm::EdDSA
         }
@@ -188,7 +186,9 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<Key>, JwksErro
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
         if body.len() + chunk.len() > MAX_JWKS_BYTES {
-            return Err(failed(format!("the key set is larger than {MAX_JWKS_BYTES} bytes")));
+            return Err(failed(format!(
+                "the key set is larger than {MAX_JWKS_BYTES} bytes"
+            )));
         }
         body.extend_from_slice(&chunk);
     }
@@ -214,7 +214,10 @@ mod tests {
 
     #[test]
     fn refuses_documents_without_usable_keys() {
-        assert!(matches!(parse(b"{\"keys\": []}"), Err(JwksError::NoUsableKeys)));
+        assert!(matches!(
+            parse(b"{\"keys\": []}"),
+            Err(JwksError::NoUsableKeys)
+        ));
         assert!(matches!(parse(b"[]"), Err(JwksError::NotJwks(_))));
     }
 }

@@ -14,7 +14,7 @@ mod verifier;
 
 pub use issue::{issue_token, IssuedToken};
 pub use jwks::JwksError;
+pub(crate) use peek::looks_like_token;
 pub use refusal::TokenRefusal;
 pub use signing_key::{SigningKey, SigningKeyError};
 pub use verifier::TokenVerifier;
-pub(crate) use peek::looks_like_token;

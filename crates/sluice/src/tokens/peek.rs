@@ -8,7 +8,8 @@ use base64::Engine;
 /// rather than a password.
 pub(crate) fn looks_like_token(text: &str) -> bool {
     let mut parts = text.split('.');
-    let (Some(_), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(_), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return false;
     };

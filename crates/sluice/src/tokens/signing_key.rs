@@ -110,8 +110,11 @@ mod tests {
     fn refuses_other_files_without_quoting_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("not-a-key.pem");
-        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
         let e = SigningKey::load(&path).unwrap_err().to_string();
         assert!(e.contains("not an Ed25519 key"), "{e}");
         assert!(!e.contains("c2VjcmV0"), "{e}");

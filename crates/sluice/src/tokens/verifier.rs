@@ -46,9 +46,7 @@ impl TokenVerifier {
                     KeySet::from_file(path)
                         .with_context(|| format!("token_issuers[{i}].jwks_file"))?,
                 ),
-                JwksSource::Url { url, refresh } => {
-                    fetch_and_refresh(url.clone(), *refresh).await
-                }
+                JwksSource::Url { url, refresh } => fetch_and_refresh(url.clone(), *refresh).await,
             };
             issuers.push(Issuer {
                 config: issuer.clone(),
@@ -198,6 +196,9 @@ mod tests {
             verifier.verify(&foreign, "app"),
             Err(TokenRefusal::UnknownIssuer("https://idp".into()))
         );
-        assert_eq!(verifier.verify("a.b.c", "app"), Err(TokenRefusal::Malformed));
+        assert_eq!(
+            verifier.verify("a.b.c", "app"),
+            Err(TokenRefusal::Malformed)
+        );
     }
 }
