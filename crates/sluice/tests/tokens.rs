@@ -38,6 +38,8 @@ struct Side {
     config_path: PathBuf,
     config: Config,
     idp_key: IdpKey,
+    /// Also in the issuer's key set: tokens may be RS256 as well.
+    idp_rsa_key: IdpKey,
     addr: std::net::SocketAddr,
     shutdown: ShutdownHandle,
     _pg: PgCluster,
@@ -57,7 +59,8 @@ async fn side(extra: &str) -> Side {
     let key = files.write("sluice.key", &issued.key_pem);
     let signing_key = files.write("token-signing.pem", &signing_key_pem());
     let idp_key = IdpKey::es256("es-1");
-    let jwks_file = files.write("idp-jwks.json", &jwks(&[&idp_key]));
+    let idp_rsa_key = IdpKey::rs256("rs-1");
+    let jwks_file = files.write("idp-jwks.json", &jwks(&[&idp_key, &idp_rsa_key]));
     let pg = cluster(HbaAuth::ScramSha256, None).await;
     pg.create_user(REQUIRED, REQUIRED_PW).await.unwrap();
     pg.create_user(OPTIONAL, OPTIONAL_PW).await.unwrap();
@@ -118,6 +121,7 @@ users = {{ "{ETL}" = ["{REQUIRED}"], "*" = ["*"] }}
         config_path,
         config,
         idp_key,
+        idp_rsa_key,
         addr,
         shutdown,
         _pg: pg,
@@ -288,6 +292,11 @@ async fn oidc_tokens_checked_against_a_jwks_file() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), REQUIRED);
 
     let client = side.tls_client(REQUIRED, &etl).await.unwrap();
+    assert_eq!(current_user(&client).await, REQUIRED);
+
+    // The same issuer's RSA key (RS256), chosen by kid.
+    let rsa = side.idp_rsa_key.sign(&claims(IDP, IDP_AUDIENCE, ETL));
+    let client = side.tls_client(REQUIRED, &rsa).await.unwrap();
     assert_eq!(current_user(&client).await, REQUIRED);
 
     // "*" = ["*"]: a subject may log in as the user of the same name.

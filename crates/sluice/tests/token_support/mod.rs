@@ -42,6 +42,53 @@ impl IdpKey {
         }
     }
 
+    /// A 2048-bit RSA key made by openssl (rcgen with ring cannot generate RSA keys).
+    pub fn rs256(kid: &str) -> IdpKey {
+        let openssl = |args: &[&str], input: Option<&[u8]>| {
+            use std::io::Write;
+            let mut child = std::process::Command::new("openssl")
+                .args(args)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(input.unwrap_or_default()).unwrap();
+            drop(stdin);
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "openssl {args:?} failed");
+            out.stdout
+        };
+        let pem = openssl(
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ],
+            None,
+        );
+        let modulus =
+            String::from_utf8(openssl(&["rsa", "-noout", "-modulus"], Some(&pem))).unwrap();
+        let hex = modulus.trim().trim_start_matches("Modulus=");
+        let n: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let jwk = json!({
+            "kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+            "n": URL_SAFE_NO_PAD.encode(n),
+            "e": "AQAB",
+        });
+        IdpKey {
+            kid: kid.into(),
+            alg: Algorithm::RS256,
+            encoding: EncodingKey::from_rsa_pem(&pem).unwrap(),
+            jwk,
+        }
+    }
+
     pub fn ed25519(kid: &str) -> IdpKey {
         let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
         let jwk = json!({
