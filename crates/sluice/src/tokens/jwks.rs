@@ -13,6 +13,7 @@ use super::TokenRefusal;
 /// A JWKS larger than this is refused: real ones hold a handful of keys.
 const MAX_JWKS_BYTES: usize = 1 << 20;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_REDIRECTS: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
@@ -141,12 +142,24 @@ fn usable_key(value: serde_json::Value) -> Option<Key> {
 pub(crate) async fn fetch_and_refresh(url: String, refresh: Duration) -> Arc<KeySet> {
     let client = reqwest::Client::builder()
         .timeout(FETCH_TIMEOUT)
+        .redirect(https_redirects_only())
         .build()
         .expect("a client with rustls and a timeout builds");
     let set = Arc::new(KeySet::default());
     refresh_once(&client, &url, &set).await;
     tokio::spawn(refresh_loop(client, url, refresh, Arc::downgrade(&set)));
     set
+}
+
+/// A redirect may not take the fetch off https (the keys would cross the network readable).
+fn https_redirects_only() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.url().scheme() == "https" && attempt.previous().len() < MAX_REDIRECTS {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 async fn refresh_loop(client: reqwest::Client, url: String, every: Duration, set: Weak<KeySet>) {
