@@ -97,8 +97,13 @@ fn load(cli: &Cli) -> anyhow::Result<Config> {
     Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
+/// The file, then the key files it names (what would otherwise fail only at startup).
 fn check(cli: &Cli) -> ExitCode {
-    match load(cli) {
+    let loaded = load(cli).and_then(|config| {
+        sluice::tokens::TokenVerifier::check_files(&config)?;
+        Ok(config)
+    });
+    match loaded {
         Ok(_) => {
             println!("configuration OK");
             ExitCode::SUCCESS

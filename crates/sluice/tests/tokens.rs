@@ -34,7 +34,7 @@ const ETL: &str = "system:serviceaccount:jobs:etl";
 /// `extra` adds tables (another issuer).
 struct Side {
     ca: Ca,
-    _files: Files,
+    files: Files,
     config_path: PathBuf,
     config: Config,
     idp_key: IdpKey,
@@ -117,7 +117,7 @@ users = {{ "{ETL}" = ["{REQUIRED}"], "*" = ["*"] }}
     tokio::spawn(proxy.run());
     Side {
         ca,
-        _files: files,
+        files,
         config_path,
         config,
         idp_key,
@@ -276,6 +276,49 @@ async fn self_issued_tokens_from_the_cli_and_the_library() {
     assert!(stderr.contains("token_auth = \"disabled\""), "{stderr}");
     let out = side.cli_token("nobody", "5m");
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown user \"nobody\""));
+}
+
+#[tokio::test]
+async fn sluice_check_reads_the_key_files() {
+    let side = side("").await;
+    let check = |config: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("--config")
+            .arg(config)
+            .arg("check")
+            .output()
+            .unwrap()
+    };
+    let out = check(&side.config_path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A signing key file that holds something else is named, and not quoted.
+    let toml = std::fs::read_to_string(&side.config_path).unwrap();
+    let not_a_key = side.files.write(
+        "not-a-key.pem",
+        "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n",
+    );
+    let signing = side.config.tokens.signing_key_file.clone().unwrap();
+    let broken = side.files.write(
+        "broken.toml",
+        &toml.replace(
+            &signing.display().to_string(),
+            &not_a_key.display().to_string(),
+        ),
+    );
+    let out = check(&broken);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tokens.signing_key_file"), "{stderr}");
+    assert!(
+        stderr.contains("openssl genpkey -algorithm ed25519"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("c2VjcmV0"), "{stderr}");
 }
 
 #[tokio::test]

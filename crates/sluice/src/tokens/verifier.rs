@@ -60,6 +60,20 @@ impl TokenVerifier {
         })
     }
 
+    /// Loads the signing key and every JWKS file without starting anything, for `sluice
+    /// check`; a JWKS URL is not fetched.
+    pub fn check_files(config: &Config) -> anyhow::Result<()> {
+        if let Some(path) = &config.tokens.signing_key_file {
+            SigningKey::load(path)?;
+        }
+        for (i, issuer) in config.token_issuers.iter().enumerate() {
+            if let JwksSource::File(path) = &issuer.jwks {
+                KeySet::from_file(path).with_context(|| format!("token_issuers[{i}].jwks_file"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Ok when `token` is valid now and may log in as `user`.
     pub fn verify(&self, token: &str, user: &str) -> Result<(), TokenRefusal> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::Malformed)?;
