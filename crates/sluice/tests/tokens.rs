@@ -607,6 +607,10 @@ async fn tokens_never_reach_the_log() {
         text.contains("the token has expired"),
         "the refusal is logged with its reason"
     );
+    assert!(
+        text.contains("token accepted") && text.contains(ETL),
+        "the accepted login is logged with the workload it names"
+    );
     for secret in [good.as_str(), expired.as_str(), REQUIRED_PW] {
         assert!(!text.contains(secret), "a credential reached the log");
     }

@@ -25,9 +25,16 @@ pub(super) async fn token_login(
     let user = entry.name.to_string();
     let as_text = std::str::from_utf8(presented).ok();
     if let Some(token) = as_text.filter(|t| looks_like_token(t)) {
-        return tokens
+        let identity = tokens
             .verify(token, &entry.name)
-            .map_err(|refusal| SessionError::TokenRefused { user, refusal });
+            .map_err(|refusal| SessionError::TokenRefused { user, refusal })?;
+        tracing::info!(
+            issuer = %identity.issuer,
+            claim = %identity.claim,
+            value = %identity.value,
+            "token accepted"
+        );
+        return Ok(());
     }
     match entry.token_auth {
         TokenAuth::Required => Err(SessionError::TokenRefused {

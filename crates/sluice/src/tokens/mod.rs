@@ -17,4 +17,4 @@ pub use jwks::JwksError;
 pub(crate) use peek::looks_like_token;
 pub use refusal::TokenRefusal;
 pub use signing_key::{SigningKey, SigningKeyError};
-pub use verifier::TokenVerifier;
+pub use verifier::{TokenIdentity, TokenVerifier};

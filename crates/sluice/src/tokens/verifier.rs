@@ -29,6 +29,15 @@ struct Issuer {
     keys: Arc<KeySet>,
 }
 
+/// Who a valid token says the client is, for the login's log line (no secret in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenIdentity {
+    pub issuer: String,
+    /// The claim mapped to users, and its value (e.g. a service account).
+    pub claim: String,
+    pub value: String,
+}
+
 impl TokenVerifier {
     /// Loads the signing key and the key sets; a JWKS URL is fetched once here and then
     /// refreshed in the background.
@@ -75,7 +84,7 @@ impl TokenVerifier {
     }
 
     /// Ok when `token` is valid now and may log in as `user`.
-    pub fn verify(&self, token: &str, user: &str) -> Result<(), TokenRefusal> {
+    pub fn verify(&self, token: &str, user: &str) -> Result<TokenIdentity, TokenRefusal> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::Malformed)?;
         if !ACCEPTED.contains(&header.alg) {
             return Err(TokenRefusal::Algorithm);
@@ -92,14 +101,23 @@ impl TokenVerifier {
         let claim = &trusted.config.claim;
         let value = claim_str(&claims, claim)?;
         match trusted.config.allows(value, user) {
-            true => Ok(()),
+            true => Ok(TokenIdentity {
+                issuer,
+                claim: claim.clone(),
+                value: value.to_owned(),
+            }),
             false => Err(TokenRefusal::WrongUser {
                 claim: claim.clone(),
             }),
         }
     }
 
-    fn verify_own(&self, token: &str, header: &Header, user: &str) -> Result<(), TokenRefusal> {
+    fn verify_own(
+        &self,
+        token: &str,
+        header: &Header,
+        user: &str,
+    ) -> Result<TokenIdentity, TokenRefusal> {
         let key = self
             .own
             .as_ref()
@@ -112,7 +130,11 @@ impl TokenVerifier {
             .map_err(|e| TokenRefusal::from_jwt(&e))?
             .claims;
         match claim_str(&claims, "sub")? == user {
-            true => Ok(()),
+            true => Ok(TokenIdentity {
+                issuer: SELF_ISSUER.into(),
+                claim: "sub".into(),
+                value: user.into(),
+            }),
             false => Err(TokenRefusal::WrongUser {
                 claim: "sub".into(),
             }),
@@ -168,7 +190,11 @@ mod tests {
     fn own_tokens_log_in_their_user_only() {
         let (verifier, key, _dir) = own_only();
         let token = sign(&key, "app", Duration::from_secs(60)).unwrap();
-        assert_eq!(verifier.verify(token.expose(), "app"), Ok(()));
+        let identity = verifier.verify(token.expose(), "app").unwrap();
+        assert_eq!(
+            (identity.issuer.as_str(), identity.value.as_str()),
+            ("sluice", "app")
+        );
         assert_eq!(
             verifier.verify(token.expose(), "admin"),
             Err(TokenRefusal::WrongUser {
