@@ -16,6 +16,8 @@ have_pg && command -v psql >/dev/null || missing+=(postgresql-15 postgresql-clie
 command -v runuser >/dev/null || missing+=(util-linux)
 # The TLS tests send SIGHUP to the sluice binary with kill(1).
 [ -x /usr/bin/kill ] || [ -x /bin/kill ] || missing+=(procps)
+# The token tests make Sluice's Ed25519 signing key as the docs say: openssl genpkey.
+command -v openssl >/dev/null || missing+=(openssl)
 # Driver tests: pgjdbc for Java (the JDK itself is on the machine), Node.js for node-postgres.
 [ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)

@@ -1,7 +1,8 @@
 //! Typed configuration for Sluice.
 //!
 //! The file is TOML with sections `[proxy]`, `[database]`, `[[users]]`, `[log]`, `[admin]`,
-//! `[secrets]`, `[[access]]` and `[[endpoints]]`; see `docs/configuration.md` for every key.
+//! `[secrets]`, `[[access]]`, `[[endpoints]]`, and for token authentication `[tokens]` and
+//! `[[token_issuers]]`; see `docs/configuration.md` for every key.
 //! Loading is two steps: the toml crate parses the file into loose serde
 //! types (rejecting bad syntax and unknown keys), then validation turns
 //! those into the types here, collecting every problem with its key path so
@@ -17,6 +18,8 @@ mod raw;
 mod secret;
 mod secret_source;
 mod tls;
+mod tokens;
+mod tokens_validate;
 mod toml_error;
 mod validate;
 
@@ -33,6 +36,7 @@ pub use model::{
 pub use secret::Secret;
 pub use secret_source::SecretSource;
 pub use tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode, TlsVersion};
+pub use tokens::{JwksSource, TokenAuth, TokenIssuerConfig, TokensConfig, SELF_ISSUER, WILDCARD};
 pub use validate::password_value;
 
 impl Config {
@@ -63,3 +67,5 @@ impl Config {
 mod security_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tokens_tests;

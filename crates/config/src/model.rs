@@ -13,6 +13,7 @@ use crate::host::HostPort;
 use crate::secret::Secret;
 use crate::secret_source::SecretSource;
 use crate::tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode};
+use crate::tokens::{TokenAuth, TokenIssuerConfig, TokensConfig};
 
 /// Default values, in one place so `Default` impls, validation and tests agree.
 pub(crate) mod defaults {
@@ -68,6 +69,10 @@ pub struct Config {
     pub access: Vec<AccessRule>,
     /// `[admin]`: the admin HTTP listener and the admin console.
     pub admin: AdminConfig,
+    /// `[tokens]`: Sluice's own token signing key and the clock skew allowed.
+    pub tokens: TokensConfig,
+    /// `[[token_issuers]]`: identity providers whose tokens log users in. May be empty.
+    pub token_issuers: Vec<TokenIssuerConfig>,
 }
 
 impl Config {
@@ -241,6 +246,9 @@ pub struct UserConfig {
     /// How clients prove they know the password. Default
     /// [`ClientAuth::ScramSha256`].
     pub client_auth: ClientAuth,
+    /// Whether clients may present a signed token instead of the password. Default
+    /// [`TokenAuth::Disabled`].
+    pub token_auth: TokenAuth,
     /// Databases this user may connect to. Empty means any.
     pub databases: Vec<String>,
 }

@@ -24,6 +24,8 @@ pub(crate) struct RawConfig {
     pub secrets: RawSecrets,
     pub access: Vec<RawAccess>,
     pub admin: RawAdmin,
+    pub tokens: RawTokens,
+    pub token_issuers: Vec<RawTokenIssuer>,
 }
 
 #[derive(Deserialize, Default)]
@@ -80,6 +82,7 @@ pub(crate) struct RawUser {
     pub password: Option<Secret<String>>,
     pub secret: Option<String>,
     pub client_auth: Option<String>,
+    pub token_auth: Option<String>,
     pub databases: Vec<String>,
 }
 
@@ -90,6 +93,25 @@ pub(crate) struct RawEndpoint {
     pub listen: Option<String>,
     pub role: Option<String>,
     pub fallback_to_writer: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawTokens {
+    pub signing_key_file: Option<String>,
+    pub skew: Option<StrOrInt>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawTokenIssuer {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub jwks_file: Option<String>,
+    pub jwks_url: Option<String>,
+    pub jwks_refresh: Option<StrOrInt>,
+    pub claim: Option<String>,
+    pub users: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Deserialize, Default)]

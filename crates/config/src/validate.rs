@@ -21,6 +21,7 @@ use crate::raw::{
 };
 use crate::secret::Secret;
 use crate::tls::{ProxyTlsConfig, ServerAuth, ServerTlsMode, TlsVersion};
+use crate::tokens::TokenAuth;
 use crate::{bytes, duration, host, secret_source};
 
 /// PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer user
@@ -37,6 +38,11 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let secrets = c.secrets(raw.secrets);
     let access = c.access(raw.access);
     let admin = c.admin(raw.admin, &users, proxy.listen);
+    // From the raw file: a broken issuer table is reported on its own, not again here.
+    let tokens_configured = raw.tokens.signing_key_file.is_some() || !raw.token_issuers.is_empty();
+    c.token_users(&users, tokens_configured);
+    let tokens = c.tokens(raw.tokens);
+    let token_issuers = c.token_issuers(raw.token_issuers, &users);
     if c.problems.is_empty() {
         Ok(Config {
             proxy,
@@ -47,6 +53,8 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             secrets,
             access,
             admin,
+            tokens,
+            token_issuers,
         })
     } else {
         Err(ConfigError {
@@ -56,18 +64,18 @@ pub(crate) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
 }
 
 #[derive(Default)]
-struct Checker {
+pub(crate) struct Checker {
     problems: Vec<Problem>,
 }
 
 impl Checker {
-    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem::new(path, message));
     }
 
     /// `default` when absent, the parsed value when valid, `None` (and a
     /// recorded problem) when invalid.
-    fn field<R, T>(
+    pub(crate) fn field<R, T>(
         &mut self,
         path: &str,
         raw: Option<R>,
@@ -201,7 +209,12 @@ impl Checker {
     }
 
     /// A required, non-empty file path.
-    fn path(&mut self, key: &str, raw: Option<String>, what: &str) -> Option<std::path::PathBuf> {
+    pub(crate) fn path(
+        &mut self,
+        key: &str,
+        raw: Option<String>,
+        what: &str,
+    ) -> Option<std::path::PathBuf> {
         match raw {
             Some(p) if !p.trim().is_empty() => Some(p.into()),
             Some(_) => {
@@ -446,6 +459,12 @@ impl Checker {
 
             let credentials = self.credentials(&at, u.password, u.secret);
 
+            let token_auth = self
+                .field(&at("token_auth"), u.token_auth, TokenAuth::default(), |s| {
+                    one_of(&s, TokenAuth::ALL)
+                })
+                .unwrap_or_default();
+
             let client_auth = self
                 .field(
                     &at("client_auth"),
@@ -465,6 +484,7 @@ impl Checker {
                 name,
                 credentials,
                 client_auth,
+                token_auth,
                 databases: u.databases,
             });
         }
@@ -690,7 +710,7 @@ fn int_in<T: TryFrom<i64>>(v: i64, min: i64, max: Option<i64>) -> Result<T, Stri
 
 /// Durations must be strings with a unit. A bare number is refused because
 /// its unit is anyone's guess (seconds? milliseconds?).
-fn any_duration(v: StrOrInt) -> Result<Duration, String> {
+pub(crate) fn any_duration(v: StrOrInt) -> Result<Duration, String> {
     match v {
         StrOrInt::Str(s) => duration::parse(&s),
         StrOrInt::Int(n) => Err(format!(
@@ -699,7 +719,7 @@ fn any_duration(v: StrOrInt) -> Result<Duration, String> {
     }
 }
 
-fn positive_duration(v: StrOrInt) -> Result<Duration, String> {
+pub(crate) fn positive_duration(v: StrOrInt) -> Result<Duration, String> {
     let d = any_duration(v)?;
     if d.is_zero() {
         return Err("must be greater than 0".to_string());
@@ -742,7 +762,7 @@ fn one_of<T: Copy + Display>(s: &str, all: &[T]) -> Result<T, String> {
 }
 
 /// A PostgreSQL user or database name as sent in the startup message.
-fn identifier(s: &str) -> Result<(), String> {
+pub(crate) fn identifier(s: &str) -> Result<(), String> {
     if s.is_empty() {
         Err("must not be empty".to_string())
     } else if s.contains('\0') {

@@ -42,6 +42,11 @@ pub fn authentication_ok(buf: &mut BytesMut) {
     backend(buf, BackendTag::Authentication, |b| b.put_i32(0));
 }
 
+/// Asks for the password in the clear; Sluice sends it only over TLS (token authentication).
+pub fn authentication_cleartext_password(buf: &mut BytesMut) {
+    backend(buf, BackendTag::Authentication, |b| b.put_i32(3));
+}
+
 pub fn authentication_md5_password(buf: &mut BytesMut, salt: [u8; 4]) {
     backend(buf, BackendTag::Authentication, |b| {
         b.put_i32(5);

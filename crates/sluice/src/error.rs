@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use pgwire::{ErrorFields, ProtocolError, Severity, SqlState};
 
+use crate::tokens::TokenRefusal;
 use crate::upstream::UpstreamError;
 
 /// Which side a failure came from; decides whether the client can be told anything.
@@ -25,6 +26,14 @@ pub enum SessionError {
     ClientGone,
     #[error("authentication failed for user {user:?}: {reason}")]
     AuthFailed { user: String, reason: &'static str },
+    /// A token user over plaintext: the token would cross the network readable.
+    #[error("user {user:?} logs in with a token, which needs TLS")]
+    TokenNeedsTls { user: String },
+    /// A token user on plaintext whose password was wrong; it may have been a token.
+    #[error("authentication failed for user {user:?}: wrong password (tokens need TLS)")]
+    PasswordFailedTokenNeedsTls { user: String },
+    #[error("token authentication failed for user {user:?}: {refusal}")]
+    TokenRefused { user: String, refusal: TokenRefusal },
     #[error("user {user:?} may not connect to database {database:?}")]
     DatabaseNotAllowed { user: String, database: String },
     #[error("access rules reject host {address}, user {user:?}, database {database:?}")]
@@ -90,6 +99,9 @@ impl SessionError {
             | SessionError::ClientIo(_)
             | SessionError::ClientGone
             | SessionError::AuthFailed { .. }
+            | SessionError::TokenNeedsTls { .. }
+            | SessionError::PasswordFailedTokenNeedsTls { .. }
+            | SessionError::TokenRefused { .. }
             | SessionError::DatabaseNotAllowed { .. }
             | SessionError::AccessRejected { .. }
             | SessionError::TooManyFailedLogins { .. }
@@ -125,6 +137,29 @@ impl SessionError {
             SessionError::AuthFailed { user, .. } => fatal(
                 SqlState::INVALID_PASSWORD,
                 format!("password authentication failed for user \"{user}\""),
+            ),
+            SessionError::TokenNeedsTls { user } => Some(
+                ErrorFields::new(
+                    Severity::Fatal,
+                    SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                    format!("token authentication for user \"{user}\" requires TLS"),
+                )
+                .with_hint("connect with sslmode=require (or stronger)"),
+            ),
+            SessionError::PasswordFailedTokenNeedsTls { user } => Some(
+                ErrorFields::new(
+                    Severity::Fatal,
+                    SqlState::INVALID_PASSWORD,
+                    format!("password authentication failed for user \"{user}\""),
+                )
+                .with_hint(
+                    "this user may log in with a token, but only over TLS: connect with \
+                     sslmode=require",
+                ),
+            ),
+            SessionError::TokenRefused { user, refusal } => fatal(
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                format!("token authentication failed for user \"{user}\": {refusal}"),
             ),
             SessionError::DatabaseNotAllowed { user, database } => fatal(
                 SqlState::INVALID_AUTHORIZATION_SPECIFICATION,

@@ -11,7 +11,8 @@
 //! - `tls`: TLS for clients (SSLRequest or direct, reloadable certificate) and to PostgreSQL
 //!   (tls_mode), and the channel-binding data SCRAM-SHA-256-PLUS needs;
 //! - `auth`: access rules, the failed-login limit, SCRAM-SHA-256(-PLUS) / md5 against the
-//!   configured users;
+//!   configured users, or a signed token over TLS;
+//! - [`tokens`]: token issue (`sluice token`) and verification (own key, OIDC issuers' JWKS);
 //! - `credentials`: each user's password versions, from the config or a secret store, rotated;
 //! - `session`: login, borrow, relay, give back, cancel routing, refusing without a server;
 //! - `upstream`: server connections, server login, the target group and its pool;
@@ -36,6 +37,7 @@ mod session;
 mod statements;
 pub mod telemetry;
 mod tls;
+pub mod tokens;
 mod upstream;
 
 pub use proxy::{check_files, CertificateReloader, Observer, Proxy, ShutdownHandle};

@@ -32,6 +32,17 @@ enum Command {
     Run,
     /// Validate the configuration and print every problem with its key path.
     Check,
+    /// Print a token signed with [tokens] signing_key_file that logs USER in (a JWT, EdDSA),
+    /// for a deploy pipeline to hand to a job. The user needs token_auth = "optional" or
+    /// "required".
+    Token {
+        /// The user the token logs in as (its sub claim).
+        #[arg(long)]
+        user: String,
+        /// How long the token is valid, e.g. "15m", "1h".
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+    },
     /// Start a throwaway PostgreSQL cluster with Sluice in front of it, for a first try.
     Demo {
         /// Where Sluice listens.
@@ -60,6 +71,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Check) => Ok(check(&cli)),
+        Some(Command::Token { ref user, ttl }) => {
+            let token = sluice::tokens::issue_token(&load(&cli)?, user, ttl)?;
+            println!("{}", token.expose());
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo { listen }) => {
             init_logging(&cli, LogFormat::Text, "warn")?;
             runtime(None)?.block_on(sluice::demo::run_demo(listen))?;
@@ -81,8 +97,14 @@ fn load(cli: &Cli) -> anyhow::Result<Config> {
     Config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
+/// The file, then the key files it names (what would otherwise fail only at startup).
 fn check(cli: &Cli) -> ExitCode {
-    match load(cli).and_then(|config| sluice::check_files(&config)) {
+    let loaded = load(cli).and_then(|config| {
+        sluice::check_files(&config)?;
+        sluice::tokens::TokenVerifier::check_files(&config)?;
+        Ok(config)
+    });
+    match loaded {
         Ok(_) => {
             println!("configuration OK");
             ExitCode::SUCCESS

@@ -23,6 +23,7 @@ use crate::session::cancel::CancelRegistry;
 use crate::session::pinning::{PinCounters, PinReason};
 use crate::statements::StatementRegistry;
 use crate::tls::{CertError, CertStore, ClientTls, ServerTls};
+use crate::tokens::TokenVerifier;
 use crate::upstream::{Route, Target};
 
 /// State every session reads.
@@ -31,6 +32,8 @@ pub struct Shared {
     /// `[proxy.tls]`, loaded; `None` when clients get 'N' to SSLRequest.
     pub client_tls: Option<ClientTls>,
     pub users: UserDirectory,
+    /// Keys of the tokens clients may log in with.
+    pub tokens: TokenVerifier,
     pub target: Target,
     pub cancels: Arc<CancelRegistry>,
     pub statements: StatementRegistry,
@@ -178,10 +181,14 @@ impl Proxy {
             ),
             None => None,
         };
+        let tokens = TokenVerifier::load(&config)
+            .await
+            .context("token authentication: cannot load the keys")?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Shared {
             client_tls,
             users,
+            tokens,
             target: Target::new(
                 config.database.clone(),
                 config.proxy.max_prepared_statements,

@@ -1,4 +1,5 @@
-//! The exchange with the client: SCRAM-SHA-256 or md5, as the user is configured.
+//! The exchange with the client: SCRAM-SHA-256 or md5, as the user is configured; for users
+//! who may log in with a token, a cleartext password message over TLS (see `token_login`).
 
 use std::sync::Arc;
 
@@ -6,43 +7,66 @@ use pgwire::auth::{ScramError, ScramSecret, ScramServer};
 use pgwire::frontend::{self, SaslInitialResponse};
 use pgwire::{encode, FrontendTag, ProtocolError};
 
-use super::{UserDirectory, UserEntry};
+use super::token_login::token_login;
+use super::UserEntry;
 use crate::accept::{ClientConn, Transport};
 use crate::error::SessionError;
-use config::ClientAuth;
+use crate::proxy::Shared;
+use config::{ClientAuth, TokenAuth};
 
 /// Authenticates the client as `user`. Unknown users go through a SCRAM exchange with a fake
 /// verifier and fail at the same step with the same message as a wrong password.
 pub async fn authenticate(
     client: &mut ClientConn,
-    users: &UserDirectory,
-    process_key: &[u8; 32],
+    shared: &Shared,
     user: &str,
 ) -> Result<Arc<UserEntry>, SessionError> {
     let failed = |reason| SessionError::AuthFailed {
         user: user.to_owned(),
         reason,
     };
-    let method = users.method_for(user);
-    tracing::debug!(method = method.as_str(), "authenticating the client");
-    match users.get(user) {
-        Some(entry) => {
-            let ok = match entry.client_auth {
-                ClientAuth::ScramSha256 => {
-                    scram(client, entry.credentials.versions().scram_server()).await?
-                }
-                ClientAuth::Md5 => md5_exchange(client, entry).await?,
-            };
-            ok.then(|| entry.clone()).ok_or(failed("wrong password"))
+    tracing::debug!(
+        method = shared.users.method_for(user).as_str(),
+        "authenticating the client"
+    );
+    let Some(entry) = shared.users.get(user) else {
+        let mock = ScramServer::new(ScramSecret::mock(user, &shared.process_key));
+        scram(client, mock).await?;
+        return Err(failed("unknown user"));
+    };
+    let on_tls = matches!(client.transport, Transport::Tls { .. });
+    match (entry.token_auth, on_tls) {
+        // Boxed: the token exchange would otherwise grow every session's task.
+        (TokenAuth::Optional | TokenAuth::Required, true) => {
+            Box::pin(token_login(client, &shared.tokens, entry)).await?;
+            return Ok(entry.clone());
         }
-        None => {
-            scram(
-                client,
-                ScramServer::new(ScramSecret::mock(user, process_key)),
-            )
-            .await?;
-            Err(failed("unknown user"))
+        (TokenAuth::Required, false) => {
+            return Err(SessionError::TokenNeedsTls {
+                user: user.to_owned(),
+            })
         }
+        (TokenAuth::Optional | TokenAuth::Disabled, _) => {}
+    }
+    if password_exchange(client, entry).await? {
+        return Ok(entry.clone());
+    }
+    Err(match entry.token_auth {
+        TokenAuth::Optional => SessionError::PasswordFailedTokenNeedsTls {
+            user: user.to_owned(),
+        },
+        _ => failed("wrong password"),
+    })
+}
+
+/// The user's configured exchange; Ok(false) for a wrong password.
+async fn password_exchange(
+    client: &mut ClientConn,
+    entry: &UserEntry,
+) -> Result<bool, SessionError> {
+    match entry.client_auth {
+        ClientAuth::ScramSha256 => scram(client, entry.credentials.versions().scram_server()).await,
+        ClientAuth::Md5 => md5_exchange(client, entry).await,
     }
 }
 
@@ -93,7 +117,9 @@ async fn md5_exchange(client: &mut ClientConn, user: &UserEntry) -> Result<bool,
     Ok(versions.md5_matches(&user.name, salt, response))
 }
 
-async fn read_password_message(client: &mut ClientConn) -> Result<bytes::Bytes, SessionError> {
+pub(super) async fn read_password_message(
+    client: &mut ClientConn,
+) -> Result<bytes::Bytes, SessionError> {
     let (tag, body) = client.read_message().await?;
     // The length only: the body is a password, a hash or a proof.
     tracing::trace!(

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use config::{ClientAuth, Config, UserConfig};
+use config::{ClientAuth, Config, TokenAuth, UserConfig};
 
 use crate::credentials::Credentials;
 
@@ -11,6 +11,7 @@ use crate::credentials::Credentials;
 pub struct UserEntry {
     pub name: Arc<str>,
     pub client_auth: ClientAuth,
+    pub token_auth: TokenAuth,
     /// Empty means any database.
     pub databases: Vec<String>,
     /// Looked up at every use, never copied: a rotation reaches sessions already logged in.
@@ -23,6 +24,7 @@ impl UserEntry {
         Ok(UserEntry {
             name: user.name.as_str().into(),
             client_auth: user.client_auth,
+            token_auth: user.token_auth,
             databases: user.databases.clone(),
             credentials: Arc::new(credentials),
         })

@@ -152,6 +152,19 @@ impl Versions {
         })
     }
 
+    /// A password sent in the clear (over TLS, by a `token_auth = "optional"` user) against
+    /// every version clients may use, in constant time and without stopping at a match.
+    pub fn cleartext_matches(&self, presented: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        let client_passwords = self
+            .versions
+            .iter()
+            .filter(|v| v.stage.accepted_from_clients());
+        client_passwords.fold(false, |ok, v| {
+            bool::from(presented.ct_eq(v.password.expose().as_bytes())) | ok
+        })
+    }
+
     /// Which versions there are, for logs: `AWSCURRENT, AWSPENDING`.
     pub fn describe(&self) -> String {
         let labels: Vec<&str> = self.versions.iter().map(|v| v.stage.as_str()).collect();

@@ -64,7 +64,7 @@ pub async fn login(
         database,
     )?;
     negotiate_protocol_version(client, &startup);
-    let user = authenticate(client, &shared.users, &shared.process_key, user_name)
+    let user = authenticate(client, shared, user_name)
         .await
         .inspect_err(|e| {
             if matches!(e, SessionError::AuthFailed { .. }) {
