@@ -15,6 +15,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::accept::serve_listener;
 use crate::auth::UserDirectory;
 use crate::clients::ClientRegistry;
+use crate::events::{EventKind, EventLog};
 use crate::failover::{spawn_monitor, MonitorLogin};
 use crate::metrics::ProxyStats;
 use crate::pause::PauseGate;
@@ -45,6 +46,8 @@ pub struct Shared {
     pub clients: Arc<ClientRegistry>,
     /// PAUSE / RESUME.
     pub pause: PauseGate,
+    /// Recent elections, host changes and failed logins, for the status page.
+    pub events: Arc<EventLog>,
     next_client_id: AtomicU64,
 }
 
@@ -135,6 +138,7 @@ impl Proxy {
             stats: ProxyStats::default(),
             clients: Arc::new(ClientRegistry::default()),
             pause: PauseGate::default(),
+            events: Arc::new(EventLog::default()),
             next_client_id: AtomicU64::new(1),
             config,
         };
@@ -225,11 +229,13 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
     let pool = shared.target.pool.clone();
     let live = shared.target.live.clone();
     let topology = shared.target.topology.clone();
+    let events = shared.events.clone();
     spawn_monitor(
         shared.target.topology.clone(),
         db.hosts.clone(),
         login,
         db.probe_interval,
+        shared.events.clone(),
         move || {
             drop(pool.retire_all());
             let cut = live.cut_older_than(topology.generation());
@@ -238,6 +244,8 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
                     connections = cut,
                     "cut server connections to the old writer"
                 );
+                let detail = format!("cut {cut} server connections to the old writer");
+                events.record(EventKind::ConnectionsCut, detail);
             }
         },
     )

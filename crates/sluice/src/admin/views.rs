@@ -176,6 +176,8 @@ pub struct TargetView {
     pub host: String,
     /// `writer`, `standby`, `ineligible` (up, not in recovery, not elected) or `unreachable`.
     pub role: &'static str,
+    /// For a standby while a writer is known: bytes of the writer's WAL not yet replayed.
+    pub replay_lag_bytes: Option<u64>,
     /// RFC 3339, UTC.
     pub last_probe: String,
 }
@@ -189,6 +191,7 @@ pub fn targets(shared: &Shared) -> Vec<TargetView> {
         .map(|h| TargetView {
             host: h.host.to_string(),
             role: h.role.as_str(),
+            replay_lag_bytes: h.replay_lag_bytes,
             last_probe: timestamp(h.probed_at),
         })
         .collect()

@@ -2,6 +2,7 @@
 //! the single reachable host that is not in recovery. When there is none, or more than one,
 //! there is no writer and new server connections wait (fail closed) rather than guess.
 
+mod host_events;
 mod monitor;
 mod topology;
 

@@ -1,6 +1,7 @@
 //! The probe loop: every `probe_interval` (and at once when a server connection fails), each
 //! host is asked `pg_is_in_recovery()` over a dedicated connection. Host names are resolved on
-//! every connect, so DNS-based failover is followed.
+//! every connect, so DNS-based failover is followed. Elections and hosts going up or down are
+//! also recorded as events for the status page.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -9,7 +10,9 @@ use config::HostPort;
 use pgwire::auth::ScramKeyCache;
 use tokio::task::JoinHandle;
 
+use super::host_events::{election_event, host_changes};
 use super::{HostRole, HostStatus, Topology};
+use crate::events::EventLog;
 use crate::upstream::{connect, ConnectParams, ServerConn};
 
 /// Who the monitor logs in as (the first configured user) and where.
@@ -29,24 +32,31 @@ enum Role {
     Primary {
         timeline: u32,
         system_id: String,
+        /// Where its WAL ends now, for the standbys' replay lag.
+        wal_lsn: Option<u64>,
     },
     Standby {
         system_id: String,
+        /// How far it has replayed.
+        replay_lsn: Option<u64>,
     },
     Down,
 }
 
-/// Role, the cluster's system identifier, and (for a primary) the current WAL file name, whose
-/// first eight hex digits are the timeline. All readable by an ordinary role.
+/// Role, the cluster's system identifier, (for a primary) the current WAL file name, whose
+/// first eight hex digits are the timeline, and the WAL position: written for a primary,
+/// replayed for a standby. All readable by an ordinary role.
 const PROBE_QUERY: &str = "SELECT pg_is_in_recovery()::text, \
     (SELECT system_identifier FROM pg_control_system())::text, \
-    CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END";
+    CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END, \
+    (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text";
 
 pub fn spawn_monitor(
     topology: Arc<Topology>,
     hosts: Vec<HostPort>,
     login: MonitorLogin,
     interval: Duration,
+    events: Arc<EventLog>,
     on_change: impl Fn() + Send + 'static,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -63,8 +73,14 @@ pub fn spawn_monitor(
                 .map(|(host, probe)| probe_host(host, probe, &login, &key_cache));
             let roles = futures_util::future::join_all(probing).await;
             let writer = elect(&hosts, &roles, &mut cluster);
-            topology.record_probes(statuses(&hosts, &roles, writer.as_ref()));
+            let now = statuses(&hosts, &roles, writer.as_ref());
+            let before = topology.record_probes(now.clone());
+            for (kind, detail) in host_changes(&before, &now) {
+                events.record(kind, detail);
+            }
             if topology.elect(writer.clone()) {
+                let (kind, detail) = election_event(writer.as_ref());
+                events.record(kind, detail);
                 match &writer {
                     _ if !login.log_elections => {}
                     Some(host) => tracing::info!(writer = %host, ?roles, "writer elected"),
@@ -82,6 +98,13 @@ pub fn spawn_monitor(
 
 fn statuses(hosts: &[HostPort], roles: &[Role], writer: Option<&HostPort>) -> Vec<HostStatus> {
     let probed_at = SystemTime::now();
+    let writer_lsn = hosts
+        .iter()
+        .zip(roles)
+        .find_map(|(host, role)| match role {
+            Role::Primary { wal_lsn, .. } if Some(host) == writer => *wal_lsn,
+            _ => None,
+        });
     hosts
         .iter()
         .zip(roles)
@@ -92,6 +115,14 @@ fn statuses(hosts: &[HostPort], roles: &[Role], writer: Option<&HostPort>) -> Ve
                 Role::Primary { .. } => HostRole::Ineligible,
                 Role::Standby { .. } => HostRole::Standby,
                 Role::Down => HostRole::Unreachable,
+            },
+            // The hosts are probed at the same moment but not atomically: a standby may
+            // report a position past the one the writer reported a moment earlier.
+            replay_lag_bytes: match role {
+                Role::Standby { replay_lsn, .. } => {
+                    writer_lsn.zip(*replay_lsn).map(|(w, r)| w.saturating_sub(r))
+                }
+                _ => None,
             },
             probed_at,
         })
@@ -105,7 +136,11 @@ fn elect(hosts: &[HostPort], roles: &[Role], cluster: &mut Option<String>) -> Op
         .iter()
         .zip(roles)
         .filter_map(|(host, role)| match role {
-            Role::Primary { timeline, system_id } => Some((host, *timeline, system_id)),
+            Role::Primary {
+                timeline,
+                system_id,
+                ..
+            } => Some((host, *timeline, system_id)),
             _ => None,
         })
         .filter(|(host, _, system_id)| {
@@ -178,8 +213,12 @@ fn role_from(row: &[Option<String>]) -> Role {
         return Role::Down;
     };
     let system_id = system_id.clone();
+    let lsn = row.get(3).cloned().flatten().as_deref().and_then(parse_lsn);
     match recovery.as_str() {
-        "true" => Role::Standby { system_id },
+        "true" => Role::Standby {
+            system_id,
+            replay_lsn: lsn,
+        },
         "false" => {
             let walfile = row.get(2).cloned().flatten().unwrap_or_default();
             let timeline = walfile
@@ -188,10 +227,20 @@ fn role_from(row: &[Option<String>]) -> Role {
             timeline.map_or(Role::Down, |timeline| Role::Primary {
                 timeline,
                 system_id,
+                wal_lsn: lsn,
             })
         }
         _ => Role::Down,
     }
+}
+
+/// A `pg_lsn` as PostgreSQL prints it (`16/B374D848`: the high and low 32 bits in hex) to
+/// the byte position it names.
+fn parse_lsn(text: &str) -> Option<u64> {
+    let (high, low) = text.split_once('/')?;
+    let high = u64::from(u32::from_str_radix(high, 16).ok()?);
+    let low = u64::from(u32::from_str_radix(low, 16).ok()?);
+    Some(high << 32 | low)
 }
 
 #[cfg(test)]
@@ -211,12 +260,14 @@ mod tests {
         Role::Primary {
             timeline,
             system_id: system_id.into(),
+            wal_lsn: None,
         }
     }
 
     fn standby() -> Role {
         Role::Standby {
             system_id: "1".into(),
+            replay_lsn: None,
         }
     }
 
@@ -263,9 +314,41 @@ mod tests {
         assert_eq!(role_from(&row("false", "7", wal)), primary(2, "7"));
         let standby = Role::Standby {
             system_id: "7".into(),
+            replay_lsn: None,
         };
         assert_eq!(role_from(&row("true", "7", None)), standby);
         assert_eq!(role_from(&[]), Role::Down);
         assert_eq!(role_from(&row("false", "7", Some("zz"))), Role::Down);
+        let mut with_lsn = row("true", "7", None);
+        with_lsn.push(Some("1/20".into()));
+        let Role::Standby { replay_lsn, .. } = role_from(&with_lsn) else {
+            panic!("a standby");
+        };
+        assert_eq!(replay_lsn, Some((1 << 32) + 0x20));
+    }
+
+    #[test]
+    fn replay_lag_is_the_writers_position_minus_the_standbys() {
+        let h = hosts(3);
+        let roles = [
+            Role::Primary {
+                timeline: 1,
+                system_id: "1".into(),
+                wal_lsn: parse_lsn("0/3000100"),
+            },
+            Role::Standby {
+                system_id: "1".into(),
+                replay_lsn: parse_lsn("0/3000000"),
+            },
+            Role::Down,
+        ];
+        let got = statuses(&h, &roles, Some(&h[0]));
+        let lags: Vec<Option<u64>> = got.iter().map(|s| s.replay_lag_bytes).collect();
+        assert_eq!(lags, [None, Some(0x100), None]);
+        assert_eq!(got[1].role, HostRole::Standby);
+        let without_writer = statuses(&h, &roles, None);
+        assert_eq!(without_writer[1].replay_lag_bytes, None);
+        assert_eq!(parse_lsn("16/B374D848"), Some(0x16_B374_D848));
+        assert_eq!(parse_lsn("nonsense"), None);
     }
 }

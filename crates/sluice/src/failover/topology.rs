@@ -44,6 +44,9 @@ impl HostRole {
 pub struct HostStatus {
     pub host: HostPort,
     pub role: HostRole,
+    /// For a standby while a writer is known: how many bytes of the writer's WAL it has yet
+    /// to replay.
+    pub replay_lag_bytes: Option<u64>,
     pub probed_at: SystemTime,
 }
 
@@ -136,9 +139,10 @@ impl Topology {
         )
     }
 
-    /// Records what the latest probe round found.
-    pub fn record_probes(&self, hosts: Vec<HostStatus>) {
-        *self.hosts.lock().expect("hosts lock is never poisoned") = hosts;
+    /// Records what the latest probe round found; returns the round before it.
+    pub fn record_probes(&self, hosts: Vec<HostStatus>) -> Vec<HostStatus> {
+        let mut current = self.hosts.lock().expect("hosts lock is never poisoned");
+        std::mem::replace(&mut *current, hosts)
     }
 
     /// Every host as of the latest probe round (empty before the first).
