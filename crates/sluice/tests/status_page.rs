@@ -146,6 +146,51 @@ async fn chromium_renders_live_figures() {
     drop(clients);
 }
 
+/// A real failover, as the page's event list and targets table will show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_shows_as_events_and_a_new_writer() {
+    let mut fx = Fixture::start_with(with_admin(true)).await;
+    let admin = fx.admin_addr.unwrap();
+    let (primary, standby) = (fx.pg.addr(), fx.standby.as_ref().unwrap().addr());
+    let elected = eventually(Duration::from_secs(10), || async {
+        get_json(admin, "/api/status").await["writer"] == primary.as_str()
+    })
+    .await;
+    assert!(elected);
+    let before = get_json(admin, "/api/status").await;
+    let seen = before["events"].as_array().unwrap().last().unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+
+    tokio::task::block_in_place(|| {
+        fx.pg.stop(test_support::StopMode::Immediate).unwrap();
+        fx.standby.as_ref().unwrap().promote().unwrap();
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let events = loop {
+        let status = get_json(admin, &format!("/api/status?events_after={seen}")).await;
+        let events = status["events"].as_array().unwrap().clone();
+        if status["writer"] == standby.as_str() {
+            break events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the promoted standby should be elected: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let found = |kind: &str, detail: &str| {
+        events
+            .iter()
+            .any(|e| e["kind"] == kind && e["detail"].as_str().unwrap().contains(detail))
+    };
+    assert!(found("host_down", &primary), "{events:?}");
+    assert!(found("writer_elected", &standby), "{events:?}");
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.iter().all(|s| *s > seen), "only unseen events: {seqs:?}");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "oldest first: {seqs:?}");
+}
+
 async fn open_clients(fx: &Fixture, n: usize) -> Vec<Client> {
     let mut clients = Vec::new();
     for _ in 0..n {
