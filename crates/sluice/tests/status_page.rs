@@ -33,7 +33,15 @@ async fn the_page_is_self_contained_html_under_a_strict_policy() {
     assert!(page.body.contains("id=\"clients-connected\""));
 
     let lower = page.body.to_ascii_lowercase();
-    for outside in ["http://", "https://", "<script src", "<link", "@import", "url(", "src=\"//"] {
+    for outside in [
+        "http://",
+        "https://",
+        "<script src",
+        "<link",
+        "@import",
+        "url(",
+        "src=\"//",
+    ] {
         assert!(!lower.contains(outside), "the page refers to {outside:?}");
     }
     assert!(
@@ -116,7 +124,10 @@ async fn chromium_renders_live_figures() {
             .any(|t| t["role"] == "standby" && t["replay_lag_bytes"].is_u64())
     })
     .await;
-    assert!(standby_known, "the standby and its replay lag should be probed");
+    assert!(
+        standby_known,
+        "the standby and its replay lag should be probed"
+    );
 
     let dom = dump_dom(&chromium, &format!("http://{admin}/")).await;
 
@@ -135,7 +146,10 @@ async fn chromium_renders_live_figures() {
 
     // The page polled several times and drew a line through what it saw.
     let points = chart_points(&dom, "clients");
-    assert!(points.len() >= 2, "the clients chart has {points:?}:\n{dom}");
+    assert!(
+        points.len() >= 2,
+        "the clients chart has {points:?}:\n{dom}"
+    );
     let height = |p: &String| p.split(',').nth(1).unwrap().to_owned();
     let flat = points.iter().all(|p| height(p) == height(&points[0]));
     assert!(flat, "3 clients throughout, so a flat line: {points:?}");
@@ -187,8 +201,14 @@ async fn a_failover_shows_as_events_and_a_new_writer() {
     assert!(found("host_down", &primary), "{events:?}");
     assert!(found("writer_elected", &standby), "{events:?}");
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
-    assert!(seqs.iter().all(|s| *s > seen), "only unseen events: {seqs:?}");
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "oldest first: {seqs:?}");
+    assert!(
+        seqs.iter().all(|s| *s > seen),
+        "only unseen events: {seqs:?}"
+    );
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "oldest first: {seqs:?}"
+    );
 }
 
 async fn open_clients(fx: &Fixture, n: usize) -> Vec<Client> {
@@ -273,7 +293,9 @@ fn element_text<'d>(dom: &'d str, id: &str) -> &'d str {
 /// The "x,y" points of one series' polyline.
 fn chart_points(dom: &str, series: &str) -> Vec<String> {
     let marker = format!("data-series=\"{series}\"");
-    let at = dom.find(&marker).unwrap_or_else(|| panic!("no {series} line"));
+    let at = dom
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {series} line"));
     let line_start = dom[..at].rfind("<polyline").unwrap();
     let line = &dom[line_start..at];
     let points = line.split("points=\"").nth(1).unwrap();

@@ -45,7 +45,10 @@ fn policy_for(page: &str) -> String {
 
 /// The CSP source (`sha256-…`) for the text between `open` and `close`.
 fn inline_hash(page: &str, open: &str, close: &str) -> String {
-    let start = page.find(open).expect("the status page has this inline element") + open.len();
+    let start = page
+        .find(open)
+        .expect("the status page has this inline element")
+        + open.len();
     let len = page[start..]
         .find(close)
         .expect("the inline element of the status page is closed");

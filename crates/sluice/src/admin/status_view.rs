@@ -97,11 +97,7 @@ pub fn status(shared: &Shared, events_after: u64) -> StatusView {
                 total: shared.pins.get(*r),
             })
             .collect(),
-        writer: shared
-            .target
-            .topology
-            .writer()
-            .map(|w| w.host.to_string()),
+        writer: shared.target.topology.writer().map(|w| w.host.to_string()),
         paused: shared.pause.is_paused(),
         targets: views::targets(shared),
         events: shared

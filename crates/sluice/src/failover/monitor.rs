@@ -98,13 +98,10 @@ pub fn spawn_monitor(
 
 fn statuses(hosts: &[HostPort], roles: &[Role], writer: Option<&HostPort>) -> Vec<HostStatus> {
     let probed_at = SystemTime::now();
-    let writer_lsn = hosts
-        .iter()
-        .zip(roles)
-        .find_map(|(host, role)| match role {
-            Role::Primary { wal_lsn, .. } if Some(host) == writer => *wal_lsn,
-            _ => None,
-        });
+    let writer_lsn = hosts.iter().zip(roles).find_map(|(host, role)| match role {
+        Role::Primary { wal_lsn, .. } if Some(host) == writer => *wal_lsn,
+        _ => None,
+    });
     hosts
         .iter()
         .zip(roles)
@@ -119,9 +116,9 @@ fn statuses(hosts: &[HostPort], roles: &[Role], writer: Option<&HostPort>) -> Ve
             // The hosts are probed at the same moment but not atomically: a standby may
             // report a position past the one the writer reported a moment earlier.
             replay_lag_bytes: match role {
-                Role::Standby { replay_lsn, .. } => {
-                    writer_lsn.zip(*replay_lsn).map(|(w, r)| w.saturating_sub(r))
-                }
+                Role::Standby { replay_lsn, .. } => writer_lsn
+                    .zip(*replay_lsn)
+                    .map(|(w, r)| w.saturating_sub(r)),
                 _ => None,
             },
             probed_at,
