@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on Debian/Ubuntu: PostgreSQL 15 server binaries (initdb,
-# pg_ctl, postgres, pgbench, psql) and the drivers the driver tests use (pgjdbc, psycopg 3,
-# asyncpg, node-postgres). Skips what is already there.
+# pg_ctl, postgres, pgbench, psql), the drivers the driver tests use (pgjdbc, psycopg 3,
+# asyncpg, node-postgres) and headless Chromium for the status page test. Skips what is
+# already there.
 set -euo pipefail
 
 have_pg() {
@@ -22,6 +23,8 @@ command -v openssl >/dev/null || missing+=(openssl)
 [ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v npm >/dev/null || missing+=(nodejs npm)
+# The status page test loads the admin listener's page in headless Chromium.
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${missing[*]}; run this script as root or install them" >&2

@@ -29,6 +29,7 @@ pub async fn run_demo(listen: std::net::SocketAddr) -> anyhow::Result<()> {
          Connect with:\n\n    psql \"postgres://{DEMO_USER}:{DEMO_PASSWORD}@{addr}/{DEMO_USER}\"\n\n\
          or benchmark it:\n\n    PGPASSWORD={DEMO_PASSWORD} pgbench -i -h {} -p {} -U {DEMO_USER} {DEMO_USER}\n    \
          PGPASSWORD={DEMO_PASSWORD} pgbench -c 50 -T 10 -h {} -p {} -U {DEMO_USER} {DEMO_USER}\n\n\
+         Status page: http://{admin}/\n\
          Metrics and the JSON API: http://{admin}/metrics, http://{admin}/api/pools\n\
          Admin console: psql \"postgres://{DEMO_USER}:{DEMO_PASSWORD}@{addr}/sluice\" -c 'SHOW POOLS'\n\n\
          Press Ctrl-C to stop; the demo database is deleted on exit.",

@@ -19,7 +19,7 @@
 //! - `error`: every way a session ends and what the client sees for it;
 //! - [`proxy`]: the supervisor that owns the shared state;
 //! - `admin`: the admin HTTP listener (metrics, health, JSON API) and the admin console;
-//!   `metrics`, `clients` and `pause` hold what they read and control.
+//!   `metrics`, `clients`, `events` and `pause` hold what they read and control.
 #![forbid(unsafe_code)]
 
 pub mod accept;
@@ -29,6 +29,7 @@ mod clients;
 mod credentials;
 pub mod demo;
 mod error;
+mod events;
 mod failover;
 mod metrics;
 mod pause;

@@ -16,6 +16,7 @@ use crate::accept::serve_listener;
 use crate::auth::{FailedLogins, UserDirectory};
 use crate::clients::ClientRegistry;
 use crate::credentials::refresh_every;
+use crate::events::{EventKind, EventLog};
 use crate::failover::{spawn_monitor, EventCounts, HostHealth, MonitorLogin};
 use crate::metrics::ProxyStats;
 use crate::pause::PauseGate;
@@ -54,6 +55,8 @@ pub struct Shared {
     pub clients: Arc<ClientRegistry>,
     /// PAUSE / RESUME.
     pub pause: PauseGate,
+    /// Recent elections, host changes and failed logins, for the status page.
+    pub events: Arc<EventLog>,
     next_client_id: AtomicU64,
 }
 
@@ -218,6 +221,7 @@ impl Proxy {
             stats: ProxyStats::default(),
             clients: Arc::new(ClientRegistry::default()),
             pause: PauseGate::default(),
+            events: Arc::new(EventLog::default()),
             next_client_id: AtomicU64::new(1),
             config,
         };
@@ -347,11 +351,13 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
     let pool = shared.target.pool.clone();
     let live = shared.target.live.clone();
     let topology = shared.target.topology.clone();
+    let events = shared.events.clone();
     spawn_monitor(
         shared.target.topology.clone(),
         db.hosts.clone(),
         login,
         db.probe_interval,
+        shared.events.clone(),
         move || {
             drop(pool.retire_all());
             let cut = live.cut_older_than(topology.generation());
@@ -360,6 +366,8 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
                     connections = cut,
                     "cut server connections to the old writer"
                 );
+                let detail = format!("cut {cut} server connections to the old writer");
+                events.record(EventKind::ConnectionsCut, detail);
             }
         },
     )

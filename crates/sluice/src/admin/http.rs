@@ -1,21 +1,25 @@
-//! The admin HTTP listener: health for orchestrators, Prometheus metrics, and a JSON API.
+//! The admin HTTP listener: health for orchestrators, Prometheus metrics, a JSON API, and a
+//! status page for people.
 //! No authentication: it belongs on a private address (docs/operations.md).
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 
-use super::{config_view, views};
+use serde::Deserialize;
+
+use super::{config_view, status_page, status_view, views};
 use crate::proxy::Shared;
 
 /// Serves until the task is aborted (the supervisor does, after the drain).
 pub async fn serve_http(listener: TcpListener, shared: Arc<Shared>) {
     let app = Router::new()
+        .route("/", get(status_page::status_page))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -39,6 +43,7 @@ pub async fn serve_http(listener: TcpListener, shared: Arc<Shared>) {
             "/api/stats",
             get(|s: State<Arc<Shared>>| async move { Json(views::stats(&s)) }),
         )
+        .route("/api/status", get(status))
         .route(
             "/api/config",
             get(|s: State<Arc<Shared>>| async move { Json(config_view::as_json(&s.config)) }),
@@ -71,6 +76,20 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
         )
             .into_response(),
     }
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    /// Only events with a larger sequence number: the page asks for what it has not seen.
+    #[serde(default)]
+    events_after: u64,
+}
+
+async fn status(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<StatusQuery>,
+) -> Json<status_view::StatusView> {
+    Json(status_view::status(&shared, query.events_after))
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

@@ -1,10 +1,12 @@
-//! Operating Sluice: the admin HTTP listener (metrics, health, JSON API) and the admin console
+//! Operating Sluice: the admin HTTP listener (metrics, health, JSON API, a status page) and the admin console
 //! (PgBouncer-style `SHOW` and control commands over the PostgreSQL protocol). Both read the
 //! same views of the proxy's shared state. See docs/operations.md.
 
 mod config_view;
 pub mod console;
 mod http;
+mod status_page;
+mod status_view;
 mod views;
 
 pub use http::serve_http;

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::health::{HostHealth, HostState};
+use crate::events::EventKind;
 
 #[derive(Debug, Default)]
 pub struct FailoverEvents {
@@ -50,26 +51,37 @@ impl FailoverEvents {
         }
     }
 
-    /// Counts and logs what changed between two probe rounds. The first round (`before` empty)
-    /// only sets the baseline.
-    pub(super) fn compare(&self, before: &[HostHealth], after: &[HostHealth]) {
+    /// Counts and logs what changed between two probe rounds, and returns it as events for
+    /// the status page. The first round (`before` empty) only sets the baseline.
+    pub(super) fn compare(
+        &self,
+        before: &[HostHealth],
+        after: &[HostHealth],
+    ) -> Vec<(EventKind, String)> {
+        let mut events = Vec::new();
         for (old, new) in before.iter().zip(after) {
             let (was_down, is_down) = (old.state == HostState::Down, new.state == HostState::Down);
             if !was_down && is_down {
                 self.host_down.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(host = %new.host, was = old.state.as_str(), "host down");
+                events.push((EventKind::HostDown, format!("host {} is down", new.host)));
             } else if was_down && !is_down {
                 self.host_up.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(host = %new.host, state = new.state.as_str(), "host up");
+                let detail = format!("host {} is up ({})", new.host, new.state.as_str());
+                events.push((EventKind::HostUp, detail));
             }
             let lagging = |h: &HostHealth| h.state == HostState::Standby && !h.readable;
             if !lagging(old) && lagging(new) {
                 self.lag_exceeded.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(host = %new.host, lag = ?new.replay_lag, "standby lag over max_replica_lag: no read-only traffic until it catches up");
+                let detail = format!("standby {} lags beyond max_replica_lag", new.host);
+                events.push((EventKind::LagExceeded, detail));
             } else if lagging(old) && new.readable {
                 tracing::info!(host = %new.host, lag = ?new.replay_lag, "standby caught up: read-only traffic resumes");
             }
         }
+        events
     }
 }
 

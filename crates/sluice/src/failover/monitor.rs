@@ -1,6 +1,7 @@
 //! The probe loop: every `probe_interval` (and at once when a server connection fails), each
 //! host is asked `pg_is_in_recovery()` over a dedicated connection. Host names are resolved on
-//! every connect, so DNS-based failover is followed.
+//! every connect, so DNS-based failover is followed. Elections and hosts going up or down are
+//! also recorded as events for the status page.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::{HostHealth, HostState, Topology};
 use crate::credentials::{Credentials, LoginAs};
+use crate::events::{EventKind, EventLog};
 use crate::tls::ServerTls;
 use crate::upstream::{connect, ConnectParams, ServerConn};
 
@@ -62,6 +64,7 @@ pub fn spawn_monitor(
     hosts: Vec<HostPort>,
     login: MonitorLogin,
     interval: Duration,
+    events: Arc<EventLog>,
     on_change: impl Fn() + Send + 'static,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -87,8 +90,12 @@ pub fn spawn_monitor(
                 cluster.as_deref(),
                 topology.max_replica_lag(),
             );
-            topology.publish_hosts(health);
+            for (kind, detail) in topology.publish_hosts(health) {
+                events.record(kind, detail);
+            }
             if topology.elect(writer.clone()) {
+                let (kind, detail) = election_event(writer.as_ref());
+                events.record(kind, detail);
                 match &writer {
                     _ if !login.log_elections => {}
                     Some(host) => tracing::info!(writer = %host, ?roles, "writer elected"),
@@ -109,6 +116,17 @@ pub fn spawn_monitor(
     })
 }
 
+/// The event for an election that changed the writer.
+fn election_event(writer: Option<&HostPort>) -> (EventKind, String) {
+    match writer {
+        Some(host) => (EventKind::WriterElected, format!("writer elected: {host}")),
+        None => (
+            EventKind::WriterLost,
+            "no writer: new transactions wait".to_owned(),
+        ),
+    }
+}
+
 /// The host that is up, not in recovery, of this cluster, and on the newest timeline; none if
 /// there is no such host, or if several tie (split brain that timelines cannot settle).
 fn elect(hosts: &[HostPort], roles: &[Role], cluster: &mut Option<String>) -> Option<HostPort> {
@@ -116,7 +134,11 @@ fn elect(hosts: &[HostPort], roles: &[Role], cluster: &mut Option<String>) -> Op
         .iter()
         .zip(roles)
         .filter_map(|(host, role)| match role {
-            Role::Primary { timeline, system_id } => Some((host, *timeline, system_id)),
+            Role::Primary {
+                timeline,
+                system_id,
+                ..
+            } => Some((host, *timeline, system_id)),
             _ => None,
         })
         .filter(|(host, _, system_id)| {

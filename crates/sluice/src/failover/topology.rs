@@ -9,6 +9,7 @@ use tokio::sync::{watch, Notify};
 
 use super::events::{EventCounts, FailoverEvents};
 use super::health::HostHealth;
+use crate::events::EventKind;
 
 /// The host new server connections go to, and a generation that changes with every election,
 /// so connections opened to an earlier writer can be recognised and retired.
@@ -86,20 +87,22 @@ impl Topology {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Records a probe round; counts and logs the transitions.
-    pub fn publish_hosts(&self, hosts: Vec<HostHealth>) {
+    /// Records a probe round; counts and logs the transitions, and returns them as events.
+    pub fn publish_hosts(&self, hosts: Vec<HostHealth>) -> Vec<(EventKind, String)> {
         *self
             .last_round
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(SystemTime::now());
+        let mut events = Vec::new();
         self.hosts.send_if_modified(|current| {
             if *current == hosts {
                 return false;
             }
-            self.events.compare(current, &hosts);
+            events = self.events.compare(current, &hosts);
             *current = hosts;
             true
         });
+        events
     }
 
     pub fn writer(&self) -> Option<Writer> {

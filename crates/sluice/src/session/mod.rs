@@ -37,6 +37,7 @@ use self::rewrite::Rewriter;
 use crate::accept::{negotiate, ClientConn};
 use crate::clients::{ClientEntry, ClientState, NewClient};
 use crate::error::{SessionError, Side};
+use crate::events::EventKind;
 use crate::metrics::ProxyStats;
 use crate::proxy::Shared;
 use crate::statements::ClientStatements;
@@ -90,8 +91,11 @@ async fn run(
         Ok(Ok(Some(login))) => login,
         // A CancelRequest, now handled: neither a login nor a failed one.
         Ok(Ok(None)) => return Ok(()),
-        Ok(Err(e)) => return Err(login_failed(shared, e)),
-        Err(_) => return Err(login_failed(shared, SessionError::LoginTimeout(deadline))),
+        Ok(Err(e)) => return Err(login_failed(shared, client.peer, e)),
+        Err(_) => {
+            let e = SessionError::LoginTimeout(deadline);
+            return Err(login_failed(shared, client.peer, e));
+        }
     };
     ProxyStats::bump(&shared.stats.clients_setup_succeeded);
     if shared.config.log.log_connections {
@@ -130,8 +134,20 @@ async fn run(
     }
 }
 
-fn login_failed(shared: &Shared, e: SessionError) -> SessionError {
+/// Counts the failure; a refused login (not a timeout or a protocol error) is also an event
+/// for the status page.
+fn login_failed(shared: &Shared, peer: SocketAddr, e: SessionError) -> SessionError {
     ProxyStats::bump(&shared.stats.clients_setup_failed);
+    let refused = matches!(
+        e,
+        SessionError::AuthFailed { .. }
+            | SessionError::DatabaseNotAllowed { .. }
+            | SessionError::NotAdmin { .. }
+    );
+    if refused {
+        let detail = format!("client {peer}: {e}");
+        shared.events.record(EventKind::AuthFailed, detail);
+    }
     e
 }
 

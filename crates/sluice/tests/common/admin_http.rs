@@ -5,8 +5,21 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// An HTTP response: status code, headers (names lowercased) and body.
+pub struct Response {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
 /// GET `path`; returns the status code and the body.
 pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let response = get_response(addr, path).await;
+    (response.status, response.body)
+}
+
+/// GET `path`, headers included.
+pub async fn get_response(addr: SocketAddr, path: &str) -> Response {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -14,8 +27,24 @@ pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     stream.read_to_end(&mut response).await.unwrap();
     let response = String::from_utf8(response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
 }
 
 /// GET `path` and parse the body as JSON.
