@@ -21,6 +21,8 @@ pub struct ConnectParams<'a> {
     pub password: &'a str,
     pub database: &'a str,
     pub init_query: &'a str,
+    /// Sent in the startup packet, so the backend shows it from its first moment.
+    pub application_name: Option<&'a str>,
     pub timeout: Duration,
     pub key_cache: &'a ScramKeyCache,
     pub max_prepared: usize,
@@ -43,10 +45,13 @@ async fn connect_now(params: &ConnectParams<'_>) -> Result<ServerConn, UpstreamE
     let (stream, link) = secure(tcp, params.host, params.tls).await?;
     let mut conn = ServerConn::new(stream, addr, params.max_prepared);
     let mut out = BytesMut::new();
-    encode::startup_message(
-        &mut out,
-        &[("user", params.user), ("database", params.database)],
+    let mut startup = vec![("user", params.user), ("database", params.database)];
+    startup.extend(
+        params
+            .application_name
+            .map(|name| ("application_name", name)),
     );
+    encode::startup_message(&mut out, &startup);
     conn.stream.write_all(&out).await?;
     let login = server_auth::Login {
         user: params.user,

@@ -158,6 +158,7 @@ impl Target {
                 password: login.password(),
                 database: &key.database,
                 init_query: &self.settings.init_query,
+                application_name: None,
                 timeout: self.settings.connect_timeout,
                 key_cache: login.key_cache(),
                 max_prepared: self.max_prepared,
