@@ -34,6 +34,7 @@ mod failover;
 mod metrics;
 mod pause;
 pub mod proxy;
+mod reload;
 mod session;
 mod statements;
 pub mod telemetry;
@@ -41,5 +42,5 @@ mod tls;
 pub mod tokens;
 mod upstream;
 
-pub use proxy::{check_files, CertificateReloader, Observer, Proxy, ShutdownHandle};
+pub use proxy::{check_files, CertificateReloader, Observer, Proxy, ReloadHandle, ShutdownHandle};
 pub use tls::CertError;

@@ -84,7 +84,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Run) | None => {
             let config = load(&cli)?;
             init_logging(&cli, config.log.format, &config.log.filter)?;
-            runtime(config.proxy.worker_threads)?.block_on(serve(config))?;
+            let path = cli.config.clone();
+            runtime(config.proxy.worker_threads)?.block_on(serve(config, path))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -134,10 +135,13 @@ fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Runs until SIGINT/SIGTERM, then drains; a second signal exits at once.
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let proxy = Proxy::bind(config).await?;
     let handle = proxy.shutdown_handle();
-    reload_on_sighup(proxy.certificate_reloader());
+    if let Some(path) = path {
+        proxy.set_config_path(path);
+    }
+    reload_on_sighup(proxy.certificate_reloader(), proxy.reload_handle());
     // Installed before READY, so a SIGTERM right after it drains instead of killing.
     let mut stop = StopSignals::install()?;
     // Under systemd (Type=notify): the listeners are bound, clients can connect.
@@ -155,9 +159,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SIGHUP re-reads what can change while running: the TLS certificate today. Handled even
-/// without TLS, so a stray SIGHUP does not kill the process (its default action).
-fn reload_on_sighup(certificates: Option<CertificateReloader>) {
+/// SIGHUP re-reads what can change while running: the TLS certificate, then the configuration
+/// file (an invalid one is refused and logged; the running configuration stays).
+fn reload_on_sighup(certificates: Option<CertificateReloader>, config: sluice::ReloadHandle) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hangup) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP: reloading is unavailable");
@@ -169,6 +173,8 @@ fn reload_on_sighup(certificates: Option<CertificateReloader>) {
             if let Some(certificates) = &certificates {
                 certificates.reload_and_log();
             }
+            // The outcome is logged by the reload itself.
+            let _ = config.reload_file().await;
         }
     });
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use config::Config;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -29,10 +30,15 @@ use crate::upstream::{Route, Target};
 
 /// State every session reads.
 pub struct Shared {
-    pub config: Config,
+    /// The configuration in force; replaced by a reload (see `reload.rs`). Read it with
+    /// [`Shared::config`].
+    config: ArcSwap<Config>,
+    /// The file it came from, for RELOAD and SIGHUP; `None` when built in code (tests).
+    config_path: std::sync::Mutex<Option<std::path::PathBuf>>,
     /// `[proxy.tls]`, loaded; `None` when clients get 'N' to SSLRequest.
     pub client_tls: Option<ClientTls>,
-    pub users: UserDirectory,
+    /// Replaced whole by a reload; the monitor reads it too.
+    pub users: Arc<ArcSwap<UserDirectory>>,
     /// Keys of the tokens clients may log in with.
     pub tokens: TokenVerifier,
     pub target: Target,
@@ -61,6 +67,33 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The configuration in force now.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Reads the configuration without taking a reference count: for the per-transaction path.
+    pub fn with_config<R>(&self, read: impl FnOnce(&Config) -> R) -> R {
+        read(&self.config.load())
+    }
+
+    /// The users in force now.
+    pub fn users(&self) -> Arc<UserDirectory> {
+        self.users.load_full()
+    }
+
+    pub fn config_path(&self) -> Option<std::path::PathBuf> {
+        self.config_path
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn replace_config(&self, config: Config, users: UserDirectory) {
+        self.users.store(Arc::new(users));
+        self.config.store(Arc::new(config));
+    }
+
     pub fn next_client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -92,6 +125,11 @@ impl Observer {
 
     pub fn pins_total(&self) -> u64 {
         self.pins().iter().map(|(_, n)| n).sum()
+    }
+
+    /// The writer pool's size limit in force.
+    pub fn pool_limit(&self) -> usize {
+        self.0.target.pool.limits().max_size
     }
 
     /// Failover events so far (see docs/failover.md).
@@ -129,6 +167,26 @@ impl CertificateReloader {
     /// [`CertificateReloader::reload`] with the outcome logged, for the SIGHUP handler.
     pub fn reload_and_log(&self) {
         self.0.reload_and_log()
+    }
+}
+
+/// Applies a new configuration to a running proxy, as far as it can change while running.
+#[derive(Clone)]
+pub struct ReloadHandle(Arc<Shared>);
+
+impl ReloadHandle {
+    /// Applies `config`; Ok holds the keys that keep their running values until a restart.
+    pub async fn reload(&self, config: Config) -> anyhow::Result<Vec<&'static str>> {
+        let outcome = crate::reload::reload(&self.0, config).await;
+        crate::reload::log_outcome(&outcome);
+        outcome.map(|r| r.restart_needed)
+    }
+
+    /// Reads the configuration file again (see [`Proxy::set_config_path`]) and applies it.
+    pub async fn reload_file(&self) -> anyhow::Result<Vec<&'static str>> {
+        let outcome = crate::reload::reload_file(&self.0).await;
+        crate::reload::log_outcome(&outcome);
+        outcome.map(|r| r.restart_needed)
     }
 }
 
@@ -190,7 +248,7 @@ impl Proxy {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Shared {
             client_tls,
-            users,
+            users: Arc::new(ArcSwap::from_pointee(users)),
             tokens,
             target: Target::new(
                 config.database.clone(),
@@ -223,7 +281,8 @@ impl Proxy {
             pause: PauseGate::default(),
             events: Arc::new(EventLog::default()),
             next_client_id: AtomicU64::new(1),
-            config,
+            config: ArcSwap::from_pointee(config),
+            config_path: std::sync::Mutex::new(None),
         };
         Ok(Proxy {
             shared: Arc::new(shared),
@@ -270,6 +329,20 @@ impl Proxy {
         Some(CertificateReloader(tls.store.clone()))
     }
 
+    /// Reloads for tests and for SIGHUP (see `reload.rs`).
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle(self.shared.clone())
+    }
+
+    /// The file RELOAD and SIGHUP read the configuration from again.
+    pub fn set_config_path(&self, path: std::path::PathBuf) {
+        *self
+            .shared
+            .config_path
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(path);
+    }
+
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.shutdown.clone())
     }
@@ -287,17 +360,16 @@ impl Proxy {
         let reaper = tokio::spawn(reap_idle_servers(shared.clone()));
         let monitor = start_monitor(&shared);
         let readers = tokio::spawn(follow_standbys(shared.clone()));
-        let refresher = shared
-            .config
-            .secrets
-            .refresh_interval
-            .map(|every| tokio::spawn(refresh_every(every, shared.users.all_credentials())));
+        let refresher = shared.config().secrets.refresh_interval.map(|every| {
+            let users = shared.users.clone();
+            tokio::spawn(refresh_every(every, move || users.load().all_credentials()))
+        });
         let admin = admin_listener.map(|l| {
             tracing::info!(listen = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "admin listener up");
             tokio::spawn(crate::admin::serve_http(l, shared.clone()))
         });
         let stats_log = shared
-            .config
+            .config()
             .log
             .stats_interval
             .map(|every| tokio::spawn(crate::metrics::log_stats(shared.clone(), every)));
@@ -328,16 +400,12 @@ impl Proxy {
 /// Probes every host and elects the writer; when the writer changes, every connection to the
 /// old one is retired (idle ones closed now, lent ones when they come back).
 fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
-    let db = &shared.config.database;
-    let first = &shared.config.users[0];
-    let credentials = shared
-        .users
-        .get(&first.name)
-        .expect("every configured user is in the directory")
-        .credentials
-        .clone();
+    let config = shared.config();
+    let db = &config.database;
+    let first = &config.users[0];
     let login = MonitorLogin {
-        credentials,
+        users: shared.users.clone(),
+        user: first.name.clone(),
         database: first
             .databases
             .first()
@@ -346,7 +414,7 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
         connect_timeout: db.connect_timeout,
         tls: shared.target.tls.clone(),
         server_auth: db.server_auth,
-        log_elections: shared.config.log.log_failover,
+        log_elections: shared.config().log.log_failover,
     };
     let pool = shared.target.pool.clone();
     let live = shared.target.live.clone();
@@ -400,9 +468,9 @@ fn bind_listener(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListe
 }
 
 async fn drain(shared: &Shared) {
-    let max = shared.config.proxy.max_client_connections;
+    let max = shared.config().proxy.max_client_connections;
     let all = u32::try_from(max).unwrap_or(u32::MAX);
-    let timeout = shared.config.proxy.shutdown_timeout;
+    let timeout = shared.config().proxy.shutdown_timeout;
     tracing::info!(?timeout, "draining client sessions");
     let waited = tokio::time::timeout(timeout, shared.client_slots.acquire_many(all)).await;
     if waited.is_err() {

@@ -46,7 +46,7 @@ pub async fn serve_http(listener: TcpListener, shared: Arc<Shared>) {
         .route("/api/status", get(status))
         .route(
             "/api/config",
-            get(|s: State<Arc<Shared>>| async move { Json(config_view::as_json(&s.config)) }),
+            get(|s: State<Arc<Shared>>| async move { Json(config_view::as_json(&s.config())) }),
         )
         .with_state(shared);
     if let Err(e) = axum::serve(listener, app).await {

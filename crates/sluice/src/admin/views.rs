@@ -32,7 +32,7 @@ pub struct PoolView {
 }
 
 pub fn pools(shared: &Shared) -> Vec<PoolView> {
-    let mode = shared.config.proxy.pool_mode.as_str();
+    let mode = shared.config().proxy.pool_mode.as_str();
     let mut pools: BTreeMap<(String, String), PoolView> = BTreeMap::new();
     for (key, stats) in shared.target.pool.stats().keys {
         let pool = pool_entry(&mut pools, &key.database, &key.user, mode);

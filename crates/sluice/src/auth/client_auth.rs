@@ -25,11 +25,12 @@ pub async fn authenticate(
         user: user.to_owned(),
         reason,
     };
+    let users = shared.users();
     tracing::debug!(
-        method = shared.users.method_for(user).as_str(),
+        method = users.method_for(user).as_str(),
         "authenticating the client"
     );
-    let Some(entry) = shared.users.get(user) else {
+    let Some(entry) = users.get(user) else {
         let mock = ScramServer::new(ScramSecret::mock(user, &shared.process_key));
         scram(client, mock).await?;
         return Err(failed("unknown user"));

@@ -6,13 +6,14 @@ use std::time::Duration;
 use super::Credentials;
 
 /// Runs forever; a failed fetch is logged and the previous credentials stay.
-pub async fn refresh_every(interval: Duration, users: Vec<Arc<Credentials>>) {
+pub async fn refresh_every(interval: Duration, users: impl Fn() -> Vec<Arc<Credentials>>) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await; // the first tick is immediate; startup has just fetched everything
     loop {
         tick.tick().await;
-        for creds in &users {
+        // Asked every time: a reload may have added or replaced users.
+        for creds in &users() {
             let Some(source) = creds.source() else {
                 continue;
             };

@@ -10,15 +10,19 @@ use config::{HostPort, ServerAuth};
 use tokio::task::JoinHandle;
 
 use super::{HostHealth, HostState, Topology};
+use arc_swap::ArcSwap;
+
+use crate::auth::UserDirectory;
 use crate::credentials::{Credentials, LoginAs};
 use crate::events::{EventKind, EventLog};
 use crate::tls::ServerTls;
 use crate::upstream::{connect, ConnectParams, ServerConn};
 
 /// Who the monitor logs in as (the first configured user, its credentials rotating with the
-/// user's) and where.
+/// user's and following a reload) and where.
 pub struct MonitorLogin {
-    pub credentials: Arc<Credentials>,
+    pub users: Arc<ArcSwap<UserDirectory>>,
+    pub user: String,
     pub database: String,
     pub connect_timeout: Duration,
     /// The same TLS and server_auth settings as every other server connection.
@@ -26,6 +30,15 @@ pub struct MonitorLogin {
     pub server_auth: ServerAuth,
     /// Log elections and the loss of the writer (`[log] log_failover`).
     pub log_elections: bool,
+}
+
+impl MonitorLogin {
+    /// The user's credentials as of now; `None` if a reload removed the user (reloads refuse
+    /// that, so only a bug gets here).
+    fn credentials(&self) -> Option<Arc<Credentials>> {
+        let users = self.users.load();
+        users.get(&self.user).map(|entry| entry.credentials.clone())
+    }
 }
 
 /// What one probe found.
@@ -219,7 +232,10 @@ async fn probe_host(
         };
         // No patience: the next probe comes soon enough, and a frozen probe would delay the
         // election.
-        match login.credentials.log_in(Duration::ZERO, connect_as).await {
+        let Some(credentials) = login.credentials() else {
+            return Role::Down;
+        };
+        match credentials.log_in(Duration::ZERO, connect_as).await {
             Ok(conn) => *probe = Some(conn),
             Err(e) => {
                 if topology.note_probe_failure(format!("{host}: {e}")) {

@@ -54,11 +54,11 @@ pub async fn login(
     tracing::Span::current().record("user", user_name);
     tracing::Span::current().record("database", database);
     let address = client.peer.ip().to_canonical();
-    let rules = &shared.config.access;
+    let rules = &shared.config().access;
     admit(
         rules,
         &shared.failed_logins,
-        &shared.users,
+        &shared.users(),
         address,
         user_name,
         database,
@@ -72,7 +72,7 @@ pub async fn login(
             }
         })?;
     if database == crate::admin::ADMIN_DATABASE {
-        if !shared.config.admin.is_admin(user_name) {
+        if !shared.config().admin.is_admin(user_name) {
             return Err(SessionError::NotAdmin {
                 user: user_name.to_owned(),
             });

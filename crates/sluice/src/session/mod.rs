@@ -45,7 +45,7 @@ use crate::upstream::Route;
 
 /// The task spawned for every accepted client.
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, route: Route) {
-    let mut client = ClientConn::new(stream, peer, shared.config.proxy.max_message_size);
+    let mut client = ClientConn::new(stream, peer, shared.config().proxy.max_message_size);
     ProxyStats::bump(&shared.stats.clients_received);
     let Ok(_permit) = shared.client_slots.clone().try_acquire_owned() else {
         ProxyStats::bump(&shared.stats.clients_setup_failed);
@@ -77,7 +77,7 @@ async fn run(
     id: u64,
     route: Route,
 ) -> Result<(), SessionError> {
-    let deadline = shared.config.proxy.login_timeout;
+    let deadline = shared.config().proxy.login_timeout;
     // Boxed, like the other stages below: an idle session's task then holds only the small
     // waiting state, not the largest stage's (memory per idle client).
     // One match on the temporary: a named Result here would stay in the task's state for the
@@ -98,7 +98,7 @@ async fn run(
         }
     };
     ProxyStats::bump(&shared.stats.clients_setup_succeeded);
-    if shared.config.log.log_connections {
+    if shared.config().log.log_connections {
         tracing::info!("login");
     }
     match login {
@@ -158,7 +158,7 @@ async fn end_session(
     result: Result<(), SessionError>,
     duration: Duration,
 ) {
-    let log = shared.config.log.log_connections;
+    let log = shared.config().log.log_connections;
     match result {
         Ok(()) => {
             if log {
@@ -184,8 +184,8 @@ async fn end_session(
 
 /// Over max_client_connections: read the startup packet (so libpq shows the message) and refuse.
 async fn refuse_over_limit(shared: &Shared, client: &mut ClientConn) {
-    let max = shared.config.proxy.max_client_connections;
-    let deadline = shared.config.proxy.login_timeout;
+    let max = shared.config().proxy.max_client_connections;
+    let deadline = shared.config().proxy.login_timeout;
     if let Ok(Ok(_)) =
         tokio::time::timeout(deadline, negotiate(client, shared.client_tls.as_ref())).await
     {
@@ -255,7 +255,7 @@ impl<'a> Session<'a> {
         login: LoggedIn,
         entry: Arc<ClientEntry>,
     ) -> Self {
-        let max = shared.config.proxy.max_message_size;
+        let max = shared.config().proxy.max_message_size;
         Session {
             shared,
             client,
@@ -268,7 +268,7 @@ impl<'a> Session<'a> {
                 // The server is trusted with large rows; its messages are streamed, not held.
                 server: Scanner::new(usize::MAX),
             },
-            idle: IdleTimer::new(shared.config.proxy.idle_client_timeout),
+            idle: IdleTimer::new(shared.config().proxy.idle_client_timeout),
             stop: Box::pin(stop_signal(shared.shutdown.clone(), entry.clone())),
             entry,
         }
@@ -315,7 +315,9 @@ impl<'a> Session<'a> {
             addr: server.addr,
             key: server.cancel_key,
         }));
-        let mode = self.shared.config.proxy.pool_mode;
+        let (mode, log_pins) = self
+            .shared
+            .with_config(|c| (c.proxy.pool_mode, c.log.log_pins));
         let mut ex = Exchange::default();
         let mut rewriter = Rewriter {
             statements: &mut self.statements,
@@ -328,7 +330,7 @@ impl<'a> Session<'a> {
             ignored_pins: &self.shared.ignored_pins,
             counters: &self.shared.pins,
             client: &self.entry,
-            log_pins: self.shared.config.log.log_pins,
+            log_pins,
         };
         let mut unpinned = false;
         let end = loop {
@@ -347,7 +349,7 @@ impl<'a> Session<'a> {
             }
             rewriter.maybe_released = false;
             if pinned_state_gone(&mut server).await {
-                if self.shared.config.log.log_pins {
+                if self.shared.config().log.log_pins {
                     tracing::info!("client unpinned: the state that pinned it is gone");
                 }
                 if let Some(reason) = rewriter.pin.take() {

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use config::DatabaseConfig;
 use pool::{BorrowError, Grant, Group, Limits, Pooled};
 use tokio::sync::OnceCell;
@@ -52,7 +53,8 @@ pub struct Target {
     pub live: Arc<LiveConnections>,
     /// Server connections opened and failed to open, for the metrics.
     pub setups: ServerSetups,
-    settings: DatabaseConfig,
+    /// `[database]` as in force; a reload replaces it (hosts excepted: they need a restart).
+    settings: ArcSwap<DatabaseConfig>,
     max_prepared: usize,
     /// tls_mode applied to every connection to any host.
     pub tls: Arc<ServerTls>,
@@ -78,7 +80,7 @@ impl Target {
             topology: Arc::new(Topology::new(settings.max_replica_lag)),
             live: Arc::new(LiveConnections::default()),
             setups: ServerSetups::default(),
-            settings,
+            settings: ArcSwap::from_pointee(settings),
             max_prepared,
             tls,
             server_max_connections: OnceCell::new(),
@@ -87,8 +89,21 @@ impl Target {
         }
     }
 
-    pub fn settings(&self) -> &DatabaseConfig {
-        &self.settings
+    pub fn settings(&self) -> Arc<DatabaseConfig> {
+        self.settings.load_full()
+    }
+
+    /// A reloaded `[database]`: timeouts and init_query apply to the next borrow and the next
+    /// new connection; pool limits are recomputed now (a smaller pool shrinks as connections
+    /// come back; none is taken away from a client).
+    pub fn apply_settings(&self, settings: DatabaseConfig) {
+        let server_max = self.server_max_connections.get().copied();
+        let limits = limits_for(&settings, server_max);
+        self.settings.store(Arc::new(settings));
+        if server_max.is_some() {
+            self.pool.set_limits(limits);
+            self.readers.set_limits(limits);
+        }
     }
 
     /// Opens a new server connection to the writer for `key`, by `deadline`, trying each
@@ -103,7 +118,7 @@ impl Target {
             // New connections go to the writer only; while there is none (failover, split
             // brain), they wait for one rather than guess.
             let left = deadline.saturating_duration_since(Instant::now());
-            let waited = self.settings.connection_borrow_timeout;
+            let waited = self.settings().connection_borrow_timeout;
             let writer = self.topology.wait_for_writer(left).await.ok_or_else(|| {
                 ProxyStats::bump(&self.setups.failed);
                 UpstreamError::NoWriter {
@@ -121,7 +136,7 @@ impl Target {
                 // failing a transaction that could run on the next writer.
                 Err(e) if e.is_unreachable() && Instant::now() < deadline => {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    let pause = left.min(self.settings.probe_interval);
+                    let pause = left.min(self.settings().probe_interval);
                     self.topology
                         .wait_for_new_election(writer.generation, pause)
                         .await;
@@ -157,18 +172,18 @@ impl Target {
                 user: login.user(),
                 password: login.password(),
                 database: &key.database,
-                init_query: &self.settings.init_query,
+                init_query: &self.settings().init_query,
                 application_name: None,
-                timeout: self.settings.connect_timeout,
+                timeout: self.settings().connect_timeout,
                 key_cache: login.key_cache(),
                 max_prepared: self.max_prepared,
                 tls: &self.tls,
-                server_auth: self.settings.server_auth,
+                server_auth: self.settings().server_auth,
             };
             connect(&params).await
         };
         let connected = creds
-            .log_in(self.settings.connect_timeout, connect_as)
+            .log_in(self.settings().connect_timeout, connect_as)
             .await;
         match &connected {
             Ok(_) => ProxyStats::bump(&self.setups.succeeded),
@@ -299,7 +314,8 @@ impl Target {
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<Pooled<PoolKey, ServerConn>, BorrowFailure> {
-        let deadline = Instant::now() + self.settings.connection_borrow_timeout;
+        // A Guard, not an Arc clone: this runs on every borrow.
+        let deadline = Instant::now() + self.settings.load().connection_borrow_timeout;
         match route {
             Route::Writer => self.borrow_writer(key, creds, deadline).await,
             Route::Reader { fallback_to_writer } => {
@@ -352,7 +368,7 @@ impl Target {
                 None => {
                     let changed = tokio::time::timeout_at(deadline, hosts.changed()).await;
                     if !matches!(changed, Ok(Ok(()))) {
-                        let waited = self.settings.connection_borrow_timeout;
+                        let waited = self.settings().connection_borrow_timeout;
                         return Err(BorrowFailure::Connect(UpstreamError::NoReader { waited }));
                     }
                     failed.clear();
@@ -387,7 +403,7 @@ impl Target {
                 }
                 Err(BorrowError::Timeout { max_size, .. }) => {
                     return Err(BorrowFailure::Timeout {
-                        waited: self.settings.connection_borrow_timeout,
+                        waited: self.settings().connection_borrow_timeout,
                         max_size,
                     })
                 }
@@ -428,7 +444,7 @@ impl Target {
                     .and_then(|v| v.as_deref())
                     .and_then(|v| v.parse::<u32>().ok())
                     .ok_or(UpstreamError::UnexpectedReply("SHOW max_connections"))?;
-                let limits = limits_for(&self.settings, Some(max));
+                let limits = limits_for(&self.settings(), Some(max));
                 tracing::info!(
                     server_max_connections = max,
                     pool_max = limits.max_size,

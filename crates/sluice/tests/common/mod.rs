@@ -73,6 +73,12 @@ pub struct Fixture {
     pub observer: sluice::Observer,
     /// The admin HTTP listener, when the config has `[admin] listen`.
     pub admin_addr: Option<SocketAddr>,
+    /// The configuration Sluice started with, also written to `config_file` (what RELOAD
+    /// reads again).
+    pub config_text: String,
+    pub config_file: std::path::PathBuf,
+    pub reload: sluice::ReloadHandle,
+    _config_dir: tempfile::TempDir,
     shutdown: ShutdownHandle,
 }
 
@@ -98,8 +104,14 @@ impl Fixture {
         }
         let mut hosts = vec![pg.addr()];
         hosts.extend(standbys.iter().map(|s| s.addr()));
-        let config = config::Config::from_toml_str(&config_toml(&hosts, &opts)).unwrap();
+        let config_text = config_toml(&hosts, &opts);
+        let config = config::Config::from_toml_str(&config_text).unwrap();
         let proxy = Proxy::bind(config).await.unwrap();
+        let config_dir = tempfile::tempdir().unwrap();
+        let config_file = config_dir.path().join("sluice.toml");
+        std::fs::write(&config_file, &config_text).unwrap();
+        proxy.set_config_path(config_file.clone());
+        let reload = proxy.reload_handle();
         let addr = proxy.local_addr();
         let endpoints = proxy.endpoint_addrs();
         let admin_addr = proxy.admin_addr();
@@ -113,6 +125,10 @@ impl Fixture {
             endpoints,
             observer,
             admin_addr,
+            config_text,
+            config_file,
+            reload,
+            _config_dir: config_dir,
             shutdown,
         }
     }

@@ -71,7 +71,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "RELOAD",
-        "not implemented yet: restart Sluice to apply a new configuration",
+        "read the configuration file again and apply what can change while running",
     ),
     (
         "SHUTDOWN",

@@ -147,11 +147,26 @@ async fn control(
                 format!("no client with id {id}: see SHOW CLIENTS"),
             )),
         },
-        Control::Reload => Err(ErrorFields::new(
-            Severity::Error,
-            SqlState::FEATURE_NOT_SUPPORTED,
-            "RELOAD is not implemented yet: restart Sluice to apply a new configuration",
-        )),
+        Control::Reload => {
+            tracing::warn!("RELOAD from the admin console");
+            let outcome = crate::reload::reload_file(shared).await;
+            crate::reload::log_outcome(&outcome);
+            match outcome {
+                Ok(reloaded) if reloaded.restart_needed.is_empty() => Ok(("RELOAD", None)),
+                Ok(reloaded) => Ok((
+                    "RELOAD",
+                    Some(format!(
+                        "these keys changed but keep their running values until a restart: {}",
+                        reloaded.restart_needed.join(", ")
+                    )),
+                )),
+                Err(e) => Err(ErrorFields::new(
+                    Severity::Error,
+                    SqlState::CONFIG_FILE_ERROR,
+                    format!("configuration not reloaded; the running configuration stays: {e:#}"),
+                )),
+            }
+        }
         Control::Shutdown => {
             tracing::warn!("SHUTDOWN from the admin console");
             // Paused transactions must be able to finish during the drain.
@@ -166,7 +181,7 @@ async fn control(
 /// shutdown_timeout with a NOTICE saying how many are still running (pinned clients and
 /// session-mode clients keep theirs until they leave).
 async fn wait_for_running(shared: &Shared) -> Option<String> {
-    let deadline = tokio::time::Instant::now() + shared.config.proxy.shutdown_timeout;
+    let deadline = tokio::time::Instant::now() + shared.config().proxy.shutdown_timeout;
     loop {
         let running = shared.target.pool.stats().borrowed;
         if running == 0 {

@@ -165,7 +165,7 @@ fn databases(shared: &Shared) -> ResultSet {
             v(&database),
             // The limit is shared by every pool of the target group.
             v(stats.max_size),
-            v(shared.config.proxy.pool_mode.as_str()),
+            v(shared.config().proxy.pool_mode.as_str()),
             v(current),
             v(u8::from(shared.pause.is_paused())),
             v(0),
@@ -180,7 +180,7 @@ fn config(shared: &Shared) -> ResultSet {
         Column::Text("value"),
         Column::Text("changeable"),
     ]);
-    for (key, value) in config_view::settings(&shared.config) {
+    for (key, value) in config_view::settings(&shared.config()) {
         rs.row(vec![v(key), v(config_view::text(&value)), v("no")]);
     }
     rs

@@ -1,0 +1,138 @@
+//! Hot reload (SIGHUP, the admin console's RELOAD): the configuration file is read and
+//! validated again, the users' secrets fetched; only if all of that succeeds does the new
+//! configuration take effect, without dropping anyone. A file that fails keeps the running
+//! configuration, and the reason is logged.
+//!
+//! What reloads: users (passwords, secrets, authentication methods, databases, tokens
+//! allowed), pool limits, timeouts, `init_query`, access rules, admin console users and the
+//! connection and pin log switches. Keys bound at startup (listeners, hosts, TLS, token keys,
+//! ...) keep their running values until a restart; a reload that changes them says which.
+
+use anyhow::{anyhow, bail, Context};
+use config::Config;
+
+use crate::auth::UserDirectory;
+use crate::proxy::Shared;
+
+/// What a successful reload could not apply.
+#[derive(Debug, Default)]
+pub struct Reloaded {
+    /// Keys changed in the file that keep their running value until a restart.
+    pub restart_needed: Vec<&'static str>,
+}
+
+/// Reads the file Sluice was started with and applies it.
+pub async fn reload_file(shared: &Shared) -> anyhow::Result<Reloaded> {
+    let path = shared
+        .config_path()
+        .context("no configuration file to reload: Sluice was not started with --config")?;
+    let config = Config::load(&path)
+        .map_err(|e| anyhow!("{}: invalid configuration:\n{e}", path.display()))?;
+    reload(shared, config).await
+}
+
+/// Applies `new` as far as it can change while running.
+pub async fn reload(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
+    let running = shared.config();
+    let monitor_user = &running.users[0].name;
+    if new.user(monitor_user).is_none() {
+        bail!(
+            "users: {monitor_user:?} is the user the failover monitor logs in as; keep it in the \
+             file, or restart Sluice to change it"
+        );
+    }
+    let users = UserDirectory::load(&new).await?;
+    let (config, restart_needed) = keep_startup_keys(&running, new);
+    shared.target.apply_settings(config.database.clone());
+    shared.replace_config(config, users);
+    Ok(Reloaded { restart_needed })
+}
+
+/// Logs the outcome of a reload, as SIGHUP and RELOAD both report it.
+pub fn log_outcome(outcome: &anyhow::Result<Reloaded>) {
+    match outcome {
+        Ok(reloaded) if reloaded.restart_needed.is_empty() => {
+            tracing::info!("configuration reloaded")
+        }
+        Ok(reloaded) => tracing::warn!(
+            keys = ?reloaded.restart_needed,
+            "configuration reloaded; these keys changed but keep their running values until a restart"
+        ),
+        Err(e) => tracing::error!(
+            error = format!("{e:#}"),
+            "configuration not reloaded; the running configuration stays"
+        ),
+    }
+}
+
+/// `new` with every key that is bound at startup set back to its running value, and the names
+/// of those that differed. Compared by their Debug form: none of these keys holds a secret.
+fn keep_startup_keys(running: &Config, mut new: Config) -> (Config, Vec<&'static str>) {
+    let mut kept = Vec::new();
+    macro_rules! keep {
+        ($($name:literal => $($field:ident).+),* $(,)?) => {$(
+            if format!("{:?}", running.$($field).+) != format!("{:?}", new.$($field).+) {
+                kept.push($name);
+                new.$($field).+ = running.$($field).+.clone();
+            }
+        )*};
+    }
+    keep!(
+        "proxy.listen" => proxy.listen,
+        "proxy.max_client_connections" => proxy.max_client_connections,
+        "proxy.pool_mode" => proxy.pool_mode,
+        "proxy.worker_threads" => proxy.worker_threads,
+        "proxy.max_prepared_statements" => proxy.max_prepared_statements,
+        "proxy.ignore_pin_reasons" => proxy.ignore_pin_reasons,
+        "proxy.max_failed_logins" => proxy.max_failed_logins,
+        "proxy.failed_login_window" => proxy.failed_login_window,
+        "proxy.so_reuseport" => proxy.so_reuseport,
+        "proxy.tls" => proxy.tls,
+        "database.hosts" => database.hosts,
+        "database.probe_interval" => database.probe_interval,
+        "database.max_replica_lag" => database.max_replica_lag,
+        "database.tls_mode" => database.tls_mode,
+        "database.tls_ca_file" => database.tls_ca_file,
+        "database.server_auth" => database.server_auth,
+        "endpoints" => endpoints,
+        "admin.listen" => admin.listen,
+        "secrets" => secrets,
+        "tokens" => tokens,
+        "token_issuers" => token_issuers,
+        "log.format" => log.format,
+        "log.filter" => log.filter,
+        "log.log_failover" => log.log_failover,
+        "log.stats_interval" => log.stats_interval,
+    );
+    (new, kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[proxy]\nlisten = \"127.0.0.1:6432\"\n[database]\nhosts = [\"10.0.0.1\"]\n\
+                        [[users]]\nname = \"a\"\npassword = \"b\"\n";
+
+    #[test]
+    fn startup_keys_keep_their_running_values_and_the_rest_changes() {
+        let running = Config::from_toml_str(BASE).unwrap();
+        let changed = BASE
+            .replace("127.0.0.1:6432", "127.0.0.1:7000")
+            .replace("10.0.0.1", "10.0.0.2")
+            .replace(
+                "password = \"b\"",
+                "password = \"c\"\n[log]\nlog_connections = false",
+            );
+        let new = Config::from_toml_str(&format!(
+            "{changed}\n[[users]]\nname = \"d\"\npassword = \"e\"\n"
+        ))
+        .unwrap();
+        let (applied, kept) = keep_startup_keys(&running, new);
+        assert_eq!(kept, ["proxy.listen", "database.hosts"]);
+        assert_eq!(applied.proxy.listen, running.proxy.listen);
+        assert_eq!(applied.database.hosts, running.database.hosts);
+        assert_eq!(applied.users.len(), 2);
+        assert!(!applied.log.log_connections);
+    }
+}

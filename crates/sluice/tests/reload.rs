@@ -1,0 +1,174 @@
+//! Hot reload against a real PostgreSQL: under pgbench load a new configuration adds a user and
+//! shrinks the pool without a failed transaction; a configuration that cannot be applied changes
+//! nothing; the admin console's RELOAD reads the file again.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Fixture, Options, APP, APP_PASSWORD};
+
+/// pgbench straight to PostgreSQL (for -i: its setup is not what is tested here).
+fn pgbench_direct(fx: &Fixture, args: &[&str]) -> std::process::Output {
+    let port = fx.pg.port().to_string();
+    let mut all = vec!["-h", "127.0.0.1", "-p", port.as_str(), "-U", APP];
+    all.extend_from_slice(args);
+    all.push(APP);
+    test_support::run_client("pgbench", &all, APP_PASSWORD, Duration::from_secs(120)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_pool_limits_change_under_load_without_a_failed_transaction() {
+    let fx = Fixture::start_with(Options {
+        max_connections: 5,
+        ..Options::default()
+    })
+    .await;
+    fx.pg.create_user("late", "late-secret-pw").await.unwrap();
+    fx.pg.create_database("late", "late").await.unwrap();
+    let before = fx.client().await;
+    let init = tokio::task::block_in_place(|| pgbench_direct(&fx, &["-i", "-s", "1", "-q"]));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    assert_eq!(fx.observer.pool_limit(), 5);
+
+    let load = tokio::task::spawn_blocking({
+        let port = fx.addr.port();
+        move || {
+            let port = port.to_string();
+            let args = [
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                APP,
+                "-S",
+                "-c",
+                "4",
+                "-T",
+                "4",
+                APP,
+            ];
+            test_support::run_client("pgbench", &args, APP_PASSWORD, Duration::from_secs(60))
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let new = fx
+        .config_text
+        .replace("max_connections = 5", "max_connections = 3")
+        + "\n[[users]]\nname = \"late\"\npassword = \"late-secret-pw\"\n";
+    let kept = fx
+        .reload
+        .reload(config::Config::from_toml_str(&new).unwrap())
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
+    assert_eq!(fx.observer.pool_limit(), 3);
+
+    // The new user logs in while the load runs; the client from before keeps working.
+    let late = fx.try_client("late", "late-secret-pw").await.unwrap();
+    late.simple_query("SELECT 1").await.unwrap();
+    before.simple_query("SELECT 1").await.unwrap();
+
+    let out = load.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("number of failed transactions: 0"),
+        "{stdout}"
+    );
+    // The smaller pool is respected once connections come back.
+    let servers = common::eventually(Duration::from_secs(5), || async {
+        fx.server_backends(APP).await.len() <= 3
+    })
+    .await;
+    assert!(servers, "{:?}", fx.server_backends(APP).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_that_cannot_be_applied_changes_nothing() {
+    let fx = Fixture::start().await;
+    // The first login reads the server's max_connections and sizes the pool.
+    fx.client().await.simple_query("SELECT 1").await.unwrap();
+    assert_eq!(fx.observer.pool_limit(), 5);
+    // A secret that cannot be fetched: the whole reload is refused.
+    let broken = fx
+        .config_text
+        .replace("max_connections = 5", "max_connections = 2")
+        + "\n[[users]]\nname = \"ghost\"\nsecret = \"file:/nonexistent/ghost.json\"\n";
+    let err = fx
+        .reload
+        .reload(config::Config::from_toml_str(&broken).unwrap())
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("ghost"), "{err:#}");
+    assert_eq!(fx.observer.pool_limit(), 5);
+    fx.client().await.simple_query("SELECT 1").await.unwrap();
+
+    // Dropping the user the monitor logs in as is refused too.
+    let without_app = fx
+        .config_text
+        .replace(&format!("name = \"{APP}\""), "name = \"someone_else\"");
+    let err = fx
+        .reload
+        .reload(config::Config::from_toml_str(&without_app).unwrap())
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("monitor"), "{err:#}");
+    fx.client().await.simple_query("SELECT 1").await.unwrap();
+
+    // A key bound at startup keeps its running value, and the reload says so.
+    let moved = fx
+        .config_text
+        .replace("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:1\"");
+    let kept = fx
+        .reload
+        .reload(config::Config::from_toml_str(&moved).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(kept, ["proxy.listen"]);
+    fx.client().await.simple_query("SELECT 1").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_from_the_admin_console_reads_the_file_again() {
+    let fx = Fixture::start_with(Options {
+        extra_sections: "[admin]\nusers = [\"app\"]\n",
+        ..Options::default()
+    })
+    .await;
+    fx.pg.create_user("later", "later-secret-pw").await.unwrap();
+    fx.pg.create_database("later", "later").await.unwrap();
+    assert!(fx.try_client("later", "later-secret-pw").await.is_err());
+    let admin = common::connstr_at(fx.addr, APP, APP_PASSWORD, "sluice");
+    let (console, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+
+    // An invalid file: RELOAD says why, and the running configuration stays.
+    std::fs::write(&fx.config_file, "[proxy]\nlisten = 12\n").unwrap();
+    let err = console.simple_query("RELOAD").await.unwrap_err();
+    assert_eq!(common::sqlstate(&err).as_deref(), Some("F0000"));
+    assert!(
+        err.to_string().contains("proxy.listen") || format!("{err:?}").contains("proxy.listen")
+    );
+    fx.client().await.simple_query("SELECT 1").await.unwrap();
+
+    let with_later =
+        fx.config_text.clone() + "\n[[users]]\nname = \"later\"\npassword = \"later-secret-pw\"\n";
+    std::fs::write(&fx.config_file, with_later).unwrap();
+    console.simple_query("RELOAD").await.unwrap();
+    let later = fx.try_client("later", "later-secret-pw").await.unwrap();
+    later.simple_query("SELECT 1").await.unwrap();
+}
