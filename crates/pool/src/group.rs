@@ -114,6 +114,12 @@ impl<K: Eq + Hash + Clone, C> Group<K, C> {
         self.shared.stats()
     }
 
+    /// Connections lent or being opened plus borrowers queued: how busy the group is, counted
+    /// without the allocation of [`Group::stats`] (for routing decisions per borrow).
+    pub fn busy(&self) -> usize {
+        self.shared.busy()
+    }
+
     /// Describes every idle connection with `describe(key, connection, idle for)`, for an
     /// admin listing. Runs under the group's lock: `describe` must only copy a few fields.
     pub fn describe_idle<T>(&self, describe: impl FnMut(&K, &C, Duration) -> T) -> Vec<T> {

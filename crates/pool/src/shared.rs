@@ -107,6 +107,10 @@ impl<K: Eq + Hash + Clone, C> Shared<K, C> {
         self.lock().stats()
     }
 
+    pub(crate) fn busy(&self) -> usize {
+        self.lock().busy()
+    }
+
     pub(crate) fn describe_idle<T>(
         &self,
         describe: impl FnMut(&K, &C, std::time::Duration) -> T,

@@ -463,6 +463,11 @@ impl<K: Eq + Hash + Clone, C> State<K, C> {
             .collect()
     }
 
+    /// Lent, being connected, or waited for: no allocation, unlike `stats`.
+    pub(crate) fn busy(&self) -> usize {
+        self.total - self.idle + self.waiters.len()
+    }
+
     pub(crate) fn stats(&self) -> GroupStats<K> {
         let mut per_key: HashMap<K, KeyStats> = self
             .keys

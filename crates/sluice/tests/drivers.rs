@@ -25,12 +25,7 @@ async fn psycopg3_and_asyncpg_with_statement_caches() {
             .output()
             .expect("python3 runs (scripts/install-deps.sh installs psycopg and asyncpg)")
     });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::succeeded(&out);
     assert!(
         stdout.contains("checked 2400 results from 24 clients"),
         "{stdout}"
@@ -48,13 +43,7 @@ fn run_driver(program: &str, args: &[&str], fx: &Fixture) -> String {
             .output()
             .unwrap_or_else(|e| panic!("{program} runs (scripts/install-deps.sh installs it): {e}"))
     });
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    common::succeeded(&out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,13 +32,7 @@ fn pgbench(fx: &Fixture, args: &[&str]) -> String {
         test_support::run_client("pgbench", &all, APP_PASSWORD, Duration::from_secs(120))
     })
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    common::succeeded(&out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

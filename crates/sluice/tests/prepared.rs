@@ -143,12 +143,7 @@ async fn pgbench_prepared_mode_works_with_more_clients_than_connections() {
             "-n", "-c", clients, "-j", "2", "-t", "100", "-M", "prepared", script, APP,
         ];
         let out = tokio::task::block_in_place(|| run(&args));
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = common::succeeded(&out);
         let want = format!(
             "number of transactions actually processed: {0}00/{0}00",
             clients

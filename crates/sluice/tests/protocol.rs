@@ -229,12 +229,7 @@ async fn psql_and_pgbench_work_through_sluice() {
             std::time::Duration::from_secs(120),
         )
         .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = common::succeeded(&out);
         assert!(
             stdout.contains("number of transactions actually processed: 1000/1000"),
             "{stdout}"

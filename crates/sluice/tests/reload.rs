@@ -77,12 +77,7 @@ async fn users_and_pool_limits_change_under_load_without_a_failed_transaction() 
     before.simple_query("SELECT 1").await.unwrap();
 
     let out = load.await.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::succeeded(&out);
     assert!(
         stdout.contains("number of failed transactions: 0"),
         "{stdout}"

@@ -11,6 +11,7 @@ async fn slot_fill_give_back_then_reuse() {
     assert_eq!(*s.key(), "a");
     let stats = group.stats();
     assert_eq!((stats.total, stats.connecting, stats.borrowed), (1, 1, 0));
+    assert_eq!(group.busy(), 1, "a slot being connected is busy");
 
     let created = tokio::time::Instant::now();
     let pooled = s.fill(tracker.conn(7));
@@ -23,6 +24,7 @@ async fn slot_fill_give_back_then_reuse() {
     pooled.give_back();
     let stats = group.stats();
     assert_eq!((stats.total, stats.idle, stats.borrowed), (1, 1, 0));
+    assert_eq!(group.busy(), 0, "an idle connection is not busy");
     assert_eq!(
         stats.keys,
         vec![(

@@ -28,8 +28,7 @@ impl ReaderPool {
 
     /// Lent, being opened, or waited for: how busy this standby is for Sluice.
     fn load(&self) -> usize {
-        let stats = self.pool.stats();
-        stats.borrowed + stats.connecting + stats.waiting
+        self.pool.busy()
     }
 }
 

@@ -269,6 +269,18 @@ pub async fn raw_login(addr: &str) -> test_support::RawConn {
     conn
 }
 
+/// The stdout of a client program (pgbench, psql, a driver script) that must have succeeded;
+/// a failure shows both of its streams.
+pub fn succeeded(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Polls `check` until it returns true or `within` passes.
 pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
 where
