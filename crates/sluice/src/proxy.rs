@@ -141,16 +141,6 @@ impl Observer {
     pub fn hosts(&self) -> Vec<HostHealth> {
         self.0.target.topology.hosts()
     }
-
-    /// Server connections lent out or idle, per host, in the read-only pools.
-    pub fn reader_connections(&self) -> Vec<(String, usize)> {
-        self.0
-            .target
-            .readers
-            .iter()
-            .map(|r| (r.host.to_string(), r.pool.stats().total))
-            .collect()
-    }
 }
 
 /// Re-reads the client-facing certificate and key while the proxy runs. New connections get

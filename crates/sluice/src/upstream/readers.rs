@@ -55,10 +55,6 @@ impl Readers {
         &self.hosts[index]
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &ReaderPool> {
-        self.hosts.iter()
-    }
-
     pub fn set_limits(&self, limits: Limits) {
         for reader in &self.hosts {
             reader.pool.set_limits(limits);
