@@ -46,6 +46,15 @@ impl Scanner {
         self.remaining == 0
     }
 
+    /// Takes up to `available` bytes of the rest of a message being forwarded in pieces, without
+    /// looking at what follows it: for stopping a relay at the next message boundary. Returns
+    /// how many bytes belong to that message.
+    pub fn finish_partial(&mut self, available: usize) -> usize {
+        let n = self.remaining.min(available);
+        self.remaining -= n;
+        n
+    }
+
     /// Walks `buf`, calling `visit` once per message start with the message's offset in `buf`.
     /// Messages for which `needs_body` is true are only visited whole. Returns how many bytes at
     /// the front of `buf` may be forwarded now; the rest must wait for more input.
@@ -160,6 +169,20 @@ mod tests {
             }]
         );
         assert_eq!(n, 6);
+    }
+
+    #[test]
+    fn finishing_a_partial_message_stops_at_its_end() {
+        let buf = msg(b'D', &[7u8; 100]);
+        let mut s = Scanner::new(1 << 20);
+        let (_, n) = tags(&mut s, &buf[..30], b'Z');
+        assert_eq!(n, 30);
+        // 75 bytes of the row are still to come; offered 60, then 40, it takes 60 and 15.
+        assert_eq!(s.finish_partial(60), 60);
+        assert!(!s.at_boundary());
+        assert_eq!(s.finish_partial(40), 15);
+        assert!(s.at_boundary());
+        assert_eq!(s.finish_partial(40), 0);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
@@ -63,10 +63,10 @@ pub struct ClientEntry {
     pin: AtomicU8,
     /// The server connection lent to this client now, if any (also used for cancels).
     pub route: Option<Arc<CancelRoute>>,
-    /// KILL_CLIENT: set, then the session's task is woken so it ends. An atomic flag and an
-    /// atomic waker rather than a Notify, because the relay polls it on every wake-up and a
-    /// Notify takes a lock on each poll.
-    killed: AtomicBool,
+    /// KILL_CLIENT or the end of a drain: the [`KillReason`] is set, then the session's task is
+    /// woken so it ends. An atomic and an atomic waker rather than a Notify, because the relay
+    /// polls it on every wake-up and a Notify takes a lock on each poll.
+    killed: AtomicU8,
     kill_waker: AtomicWaker,
 }
 
@@ -100,23 +100,30 @@ impl ClientEntry {
         self.pin.store(v as u8, Ordering::Relaxed);
     }
 
-    /// Asks the session to end (KILL_CLIENT).
-    pub fn kill(&self) {
-        self.killed.store(true, Ordering::Release);
+    /// Asks the session to end. The first reason given is the one the client is told.
+    pub fn kill(&self, reason: KillReason) {
+        let _ = self
+            .killed
+            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
         self.kill_waker.wake();
+    }
+
+    /// Why the session was asked to end, if it was.
+    pub fn kill_reason(&self) -> Option<KillReason> {
+        KillReason::from_u8(self.killed.load(Ordering::Acquire))
     }
 
     /// Resolves once [`ClientEntry::kill`] was called. Only the session's own task may await
     /// it (one waker is kept).
-    pub fn killed(&self) -> impl Future<Output = ()> + '_ {
+    pub fn killed(&self) -> impl Future<Output = KillReason> + '_ {
         std::future::poll_fn(move |cx| {
-            if self.killed.load(Ordering::Acquire) {
-                return Poll::Ready(());
+            if let Some(reason) = self.kill_reason() {
+                return Poll::Ready(reason);
             }
             self.kill_waker.register(cx.waker());
-            match self.killed.load(Ordering::Acquire) {
-                true => Poll::Ready(()),
-                false => Poll::Pending,
+            match self.kill_reason() {
+                Some(reason) => Poll::Ready(reason),
+                None => Poll::Pending,
             }
         })
     }
@@ -124,6 +131,26 @@ impl ClientEntry {
     /// The server this client holds now: the address its cancel requests would go to.
     pub fn server(&self) -> Option<SocketAddr> {
         self.route.as_ref().and_then(|r| r.get()).map(|r| r.addr)
+    }
+}
+
+/// Why a session is asked to end from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum KillReason {
+    /// KILL_CLIENT from the admin console.
+    Admin = 1,
+    /// Still running when shutdown_timeout ran out.
+    ShutdownTimeout = 2,
+}
+
+impl KillReason {
+    fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            1 => Some(KillReason::Admin),
+            2 => Some(KillReason::ShutdownTimeout),
+            _ => None,
+        }
     }
 }
 
@@ -158,7 +185,7 @@ impl ClientRegistry {
             connected: Instant::now(),
             pin: AtomicU8::new(0),
             route: new.route,
-            killed: AtomicBool::new(false),
+            killed: AtomicU8::new(0),
             kill_waker: AtomicWaker::new(),
         });
         self.lock().insert(new.id, entry.clone());

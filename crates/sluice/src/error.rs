@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use pgwire::{ErrorFields, ProtocolError, Severity, SqlState};
 
+use crate::clients::KillReason;
 use crate::tokens::TokenRefusal;
 use crate::upstream::UpstreamError;
 
@@ -69,12 +70,16 @@ pub enum SessionError {
     IdleTimeout(Duration),
     #[error("shutting down")]
     Shutdown,
-    #[error("disconnected by KILL_CLIENT")]
-    Killed,
-    /// KILL_CLIENT while the client's transaction ran: the connection is closed without a
-    /// FATAL, which could land in the middle of a message being relayed.
-    #[error("disconnected by KILL_CLIENT during a transaction")]
-    KilledInTransaction,
+    #[error("{}", kill_text(*.0))]
+    Killed(KillReason),
+    /// Killed while the client's transaction ran. The relay first finished the message it was
+    /// forwarding (`at_boundary`) so a FATAL can follow; if it could not, the connection
+    /// closes without one rather than corrupt a reply.
+    #[error("{} during a transaction", kill_text(*.reason))]
+    KilledInTransaction {
+        reason: KillReason,
+        at_boundary: bool,
+    },
     #[error("user {user:?} may not use the admin console")]
     NotAdmin { user: String },
     /// The server closed or failed under a running transaction or query. `fatal_forwarded`
@@ -118,8 +123,8 @@ impl SessionError {
             | SessionError::Upstream(_) => Side::Server,
             SessionError::TooManyClients(_)
             | SessionError::Shutdown
-            | SessionError::Killed
-            | SessionError::KilledInTransaction => Side::Proxy,
+            | SessionError::Killed(_)
+            | SessionError::KilledInTransaction { .. } => Side::Proxy,
         }
     }
 
@@ -131,7 +136,10 @@ impl SessionError {
             SessionError::ClientIo(_)
             | SessionError::ClientGone
             | SessionError::TlsHandshake(_)
-            | SessionError::KilledInTransaction => None,
+            | SessionError::KilledInTransaction {
+                at_boundary: false,
+                ..
+            } => None,
             SessionError::ClientProtocol(e) => fatal(SqlState::PROTOCOL_VIOLATION, e.to_string()),
             // Same text for unknown users and wrong passwords, as PostgreSQL does.
             SessionError::AuthFailed { user, .. } => fatal(
@@ -226,10 +234,10 @@ impl SessionError {
                 SqlState::ADMIN_SHUTDOWN,
                 "terminating connection because Sluice is shutting down".into(),
             ),
-            SessionError::Killed => fatal(
-                SqlState::ADMIN_SHUTDOWN,
-                "terminating connection due to administrator command (KILL_CLIENT)".into(),
-            ),
+            SessionError::Killed(reason)
+            | SessionError::KilledInTransaction { reason, .. } => {
+                fatal(SqlState::ADMIN_SHUTDOWN, kill_fatal_text(*reason).into())
+            }
             SessionError::NotAdmin { user } => Some(
                 ErrorFields::new(
                     Severity::Fatal,
@@ -266,4 +274,20 @@ impl SessionError {
 /// "120s" rather than "120s 0ms"; durations in messages read like the config.
 pub fn humanize(d: Duration) -> String {
     humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
+}
+
+fn kill_text(reason: KillReason) -> &'static str {
+    match reason {
+        KillReason::Admin => "disconnected by KILL_CLIENT",
+        KillReason::ShutdownTimeout => "disconnected at shutdown_timeout",
+    }
+}
+
+fn kill_fatal_text(reason: KillReason) -> &'static str {
+    match reason {
+        KillReason::Admin => "terminating connection due to administrator command (KILL_CLIENT)",
+        KillReason::ShutdownTimeout => {
+            "terminating connection because Sluice is shutting down and shutdown_timeout ran out"
+        }
+    }
 }

@@ -15,7 +15,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::accept::serve_listener;
 use crate::auth::{FailedLogins, UserDirectory};
-use crate::clients::ClientRegistry;
+use crate::clients::{ClientRegistry, KillReason};
 use crate::credentials::refresh_every;
 use crate::events::{EventKind, EventLog};
 use crate::failover::{spawn_monitor, EventCounts, HostHealth, MonitorLogin};
@@ -463,8 +463,25 @@ async fn drain(shared: &Shared) {
     let timeout = shared.config().proxy.shutdown_timeout;
     tracing::info!(?timeout, "draining client sessions");
     let waited = tokio::time::timeout(timeout, shared.client_slots.acquire_many(all)).await;
-    if waited.is_err() {
-        tracing::warn!("shutdown_timeout reached with sessions still running");
+    if waited.is_ok() {
+        return;
+    }
+    // Those left are told 57P01 once the message they are being sent is whole; a session that
+    // cannot get there (its client stopped reading) is closed without it.
+    let running = shared.clients.all();
+    tracing::warn!(
+        sessions = running.len(),
+        "shutdown_timeout reached: closing the sessions still running"
+    );
+    for entry in &running {
+        entry.kill(KillReason::ShutdownTimeout);
+    }
+    let grace = crate::session::LAST_WORDS_TIMEOUT + Duration::from_secs(1);
+    if tokio::time::timeout(grace, shared.client_slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("sessions still open after closing them; stopping anyway");
     }
 }
 

@@ -32,6 +32,7 @@ use self::exchange::Exchange;
 use self::give_back::{Borrowed, Leaving};
 use self::login::{Admitted, LoggedIn};
 use self::params::{Settings, SqlStatements, Touched};
+pub(crate) use self::relay::LAST_WORDS_TIMEOUT;
 use self::relay::{relay, RelayEnd, Scanners};
 use self::rewrite::Rewriter;
 use crate::accept::{negotiate, ClientConn};
@@ -384,7 +385,13 @@ impl<'a> Session<'a> {
             }
             RelayEnd::ClientTerminated => Ok(After::Terminated),
             RelayEnd::ClientGone => Err(SessionError::ClientGone),
-            RelayEnd::Killed => Err(SessionError::KilledInTransaction),
+            RelayEnd::Killed {
+                reason,
+                at_boundary,
+            } => Err(SessionError::KilledInTransaction {
+                reason,
+                at_boundary,
+            }),
             RelayEnd::ClientProtocol(e) => Err(e.into()),
             RelayEnd::ServerLost(cause) => {
                 // The host may be gone: let the monitor look now rather than at its next tick.
@@ -528,7 +535,7 @@ pub(crate) async fn stop_signal(
 ) -> SessionError {
     tokio::select! {
         _ = shutdown_signal(shutdown) => SessionError::Shutdown,
-        _ = entry.killed() => SessionError::Killed,
+        reason = entry.killed() => SessionError::Killed(reason),
     }
 }
 

@@ -15,7 +15,7 @@ use super::io::{try_read_into, Read};
 use super::outbox::{Edits, Outbox};
 use super::rewrite::{client_needs_body, OnServer, Rewriter};
 use crate::accept::ClientConn;
-use crate::clients::ClientEntry;
+use crate::clients::{ClientEntry, KillReason};
 use crate::metrics::ProxyStats;
 use crate::upstream::ServerConn;
 
@@ -28,8 +28,13 @@ pub enum RelayEnd {
     ClientTerminated,
     /// The client's socket closed or failed.
     ClientGone,
-    /// KILL_CLIENT from the admin console: handled as if the client had vanished.
-    Killed,
+    /// KILL_CLIENT, or still running at shutdown_timeout. The server connection is discarded;
+    /// `at_boundary` says the client got every message it was sent whole, so it can be told
+    /// why with a FATAL.
+    Killed {
+        reason: KillReason,
+        at_boundary: bool,
+    },
     /// The client broke the protocol.
     ClientProtocol(ProtocolError),
     /// The server closed or failed; whatever it sent first reached the client.
@@ -89,11 +94,21 @@ pub async fn relay(
                 }
             }
         }
-        if let Err(end) = wait(client, server, &mut pending, rewriter.client).await {
-            if matches!(end, RelayEnd::ServerLost(_)) {
+        match wait(client, server, &mut pending, rewriter.client).await {
+            Ok(()) => {}
+            Err(RelayEnd::ServerLost(cause)) => {
                 flush_before_close(client, server, &mut pending).await;
+                return RelayEnd::ServerLost(cause);
             }
-            return end;
+            Err(RelayEnd::Killed { reason, .. }) => {
+                let at_boundary =
+                    finish_message(client, server, &mut scanners.server, &mut pending).await;
+                return RelayEnd::Killed {
+                    reason,
+                    at_boundary,
+                };
+            }
+            Err(end) => return end,
         }
     }
 }
@@ -289,10 +304,48 @@ async fn wait(
                 Ok(_) => {}
             }
         }
-        _ = entry.killed() => return Err(RelayEnd::Killed),
+        reason = entry.killed() => return Err(RelayEnd::Killed { reason, at_boundary: false }),
     }
     Ok(())
 }
+
+/// Before a killed session closes: writes what is queued for the client and the rest of the
+/// message being forwarded in pieces (a big DataRow, say), and nothing after it, so that a
+/// FATAL can follow on a message boundary. Gives up after [`LAST_WORDS_TIMEOUT`] (a client
+/// that stopped reading, a server that stalled) and returns whether it got there.
+async fn finish_message(
+    client: &mut ClientConn,
+    server: &mut ServerConn,
+    scanner: &mut Scanner,
+    pending: &mut Pending,
+) -> bool {
+    let finish = async {
+        let queued = pending.to_client.drain_to_vec(&server.rbuf);
+        // Everything queued was scanned: a partial message's bytes so far were all taken.
+        server.rbuf.clear();
+        client.stream.write_all(&queued).await.ok()?;
+        while !scanner.at_boundary() {
+            if server.rbuf.is_empty() {
+                server.stream.readable().await.ok()?;
+                match try_read_into(&server.stream, &mut server.rbuf) {
+                    Ok(Read::Eof) | Err(_) => return None,
+                    Ok(_) => continue,
+                }
+            }
+            let n = scanner.finish_partial(server.rbuf.len());
+            client.stream.write_all(&server.rbuf[..n]).await.ok()?;
+            let _ = server.rbuf.split_to(n);
+        }
+        Some(())
+    };
+    matches!(
+        tokio::time::timeout(LAST_WORDS_TIMEOUT, finish).await,
+        Ok(Some(()))
+    )
+}
+
+/// How long a closing session may spend on its last writes to the client.
+pub(crate) const LAST_WORDS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The server is gone: make sure what it said last (often its FATAL) reaches the client.
 async fn flush_before_close(
@@ -302,5 +355,5 @@ async fn flush_before_close(
 ) {
     let last_words = pending.to_client.drain_to_vec(&server.rbuf);
     let write = client.stream.write_all(&last_words);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), write).await;
+    let _ = tokio::time::timeout(LAST_WORDS_TIMEOUT, write).await;
 }

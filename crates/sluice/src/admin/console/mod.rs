@@ -13,7 +13,7 @@ use pgwire::{encode, ErrorFields, FrontendTag, Severity, SqlState, TransactionSt
 
 use self::command::{Command, Control, NotACommand};
 use crate::accept::ClientConn;
-use crate::clients::ClientEntry;
+use crate::clients::{ClientEntry, KillReason};
 use crate::error::SessionError;
 use crate::proxy::Shared;
 
@@ -137,7 +137,7 @@ async fn control(
         }
         Control::KillClient(id) => match shared.clients.get(id) {
             Some(target) => {
-                target.kill();
+                target.kill(KillReason::Admin);
                 tracing::warn!(client = id, "KILL_CLIENT");
                 Ok(("KILL_CLIENT", None))
             }
