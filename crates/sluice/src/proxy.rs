@@ -412,9 +412,7 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
     let events = shared.events.clone();
     spawn_monitor(
         shared.target.topology.clone(),
-        db.hosts.clone(),
         login,
-        db.probe_interval,
         shared.events.clone(),
         move || {
             drop(pool.retire_all());

@@ -4,9 +4,10 @@
 //! configuration, and the reason is logged.
 //!
 //! What reloads: users (passwords, secrets, authentication methods, databases, tokens
-//! allowed), pool limits, timeouts, `init_query`, access rules, admin console users and the
-//! connection and pin log switches. Keys bound at startup (listeners, hosts, TLS, token keys,
-//! ...) keep their running values until a restart; a reload that changes them says which.
+//! allowed), the hosts and how they are probed, pool limits, timeouts, `init_query`, access
+//! rules, admin console users and the connection and pin log switches. Keys bound at startup
+//! (listeners, TLS, token keys, ...) keep their running values until a restart; a reload that
+//! changes them says which.
 
 use anyhow::{anyhow, bail, Context};
 use config::Config;
@@ -43,8 +44,15 @@ pub async fn reload(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
     }
     let users = UserDirectory::load(&new).await?;
     let (config, restart_needed) = keep_startup_keys(&running, new);
-    shared.target.apply_settings(config.database.clone());
+    let closed = shared.target.apply_settings(config.database.clone());
     shared.replace_config(config, users);
+    if !closed.is_empty() {
+        tokio::spawn(async move {
+            for conn in closed {
+                conn.terminate().await;
+            }
+        });
+    }
     Ok(Reloaded { restart_needed })
 }
 
@@ -88,9 +96,6 @@ fn keep_startup_keys(running: &Config, mut new: Config) -> (Config, Vec<&'static
         "proxy.failed_login_window" => proxy.failed_login_window,
         "proxy.so_reuseport" => proxy.so_reuseport,
         "proxy.tls" => proxy.tls,
-        "database.hosts" => database.hosts,
-        "database.probe_interval" => database.probe_interval,
-        "database.max_replica_lag" => database.max_replica_lag,
         "database.tls_mode" => database.tls_mode,
         "database.tls_ca_file" => database.tls_ca_file,
         "database.server_auth" => database.server_auth,
@@ -120,6 +125,7 @@ mod tests {
         let changed = BASE
             .replace("127.0.0.1:6432", "127.0.0.1:7000")
             .replace("10.0.0.1", "10.0.0.2")
+            .replace("7000\"\n", "7000\"\nmax_client_connections = 7\n")
             .replace(
                 "password = \"b\"",
                 "password = \"c\"\n[log]\nlog_connections = false",
@@ -129,9 +135,9 @@ mod tests {
         ))
         .unwrap();
         let (applied, kept) = keep_startup_keys(&running, new);
-        assert_eq!(kept, ["proxy.listen", "database.hosts"]);
+        assert_eq!(kept, ["proxy.listen", "proxy.max_client_connections"]);
         assert_eq!(applied.proxy.listen, running.proxy.listen);
-        assert_eq!(applied.database.hosts, running.database.hosts);
+        assert_ne!(applied.database.hosts, running.database.hosts);
         assert_eq!(applied.users.len(), 2);
         assert!(!applied.log.log_connections);
     }

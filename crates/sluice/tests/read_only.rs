@@ -244,3 +244,101 @@ async fn without_a_standby_reads_wait_and_fail_or_fall_back_to_the_writer() {
     assert!(back);
     assert_eq!(server_port(&strict).await.unwrap(), fx.standbys[0].port());
 }
+
+/// `[database] hosts = [...]` with these clusters.
+fn hosts_line(clusters: &[&test_support::PgCluster]) -> String {
+    let quoted: Vec<String> = clusters
+        .iter()
+        .map(|c| format!("\"{}\"", c.addr()))
+        .collect();
+    format!("hosts = [{}]", quoted.join(", "))
+}
+
+/// A reload changes `database.hosts`: a standby taken out gets no new transactions (the one it
+/// is running finishes), one put back serves again, and a list without the primary holds
+/// writes until a reload brings it back; every client stays connected throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_follow_a_reload_without_dropping_clients() {
+    let fx = start(2).await;
+    let (primary, first, second) = (&fx.pg, &fx.standbys[0], &fx.standbys[1]);
+    let all = hosts_line(&[primary, first, second]);
+    assert!(fx.config_text.contains(&all), "{}", fx.config_text);
+    let reload = |line: String| {
+        let text = fx.config_text.replace(&all, &line);
+        let reload = fx.reload.clone();
+        async move {
+            let kept = reload
+                .reload(config::Config::from_toml_str(&text).unwrap())
+                .await
+                .unwrap();
+            assert!(kept.is_empty(), "{kept:?}");
+        }
+    };
+    let writer = fx.client().await;
+    let reader = fx.endpoint_client(0).await.unwrap();
+    reader.batch_execute("BEGIN").await.unwrap();
+    let busy_port = server_port(&reader).await.unwrap();
+    let (busy, other) = if busy_port == first.port() {
+        (first, second)
+    } else {
+        (second, first)
+    };
+
+    // The standby running the open transaction is taken out: the transaction finishes there.
+    reload(hosts_line(&[primary, other])).await;
+    let probed = common::eventually(Duration::from_secs(10), || async {
+        fx.observer.hosts().len() == 2
+    })
+    .await;
+    assert!(probed, "{:?}", fx.observer.hosts());
+    assert_eq!(server_port(&reader).await.unwrap(), busy.port());
+    reader.batch_execute("COMMIT").await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(server_port(&reader).await.unwrap(), other.port());
+    }
+
+    // Put back, it serves again: two open transactions land on different standbys.
+    reload(all.clone()).await;
+    let readable = common::eventually(Duration::from_secs(10), || async {
+        fx.observer.hosts().iter().filter(|h| h.readable).count() == 2
+    })
+    .await;
+    assert!(readable, "{:?}", fx.observer.hosts());
+    let second_reader = fx.endpoint_client(0).await.unwrap();
+    reader.batch_execute("BEGIN").await.unwrap();
+    second_reader.batch_execute("BEGIN").await.unwrap();
+    let mut ports = [
+        server_port(&reader).await.unwrap(),
+        server_port(&second_reader).await.unwrap(),
+    ];
+    ports.sort_unstable();
+    let mut standbys = [first.port(), second.port()];
+    standbys.sort_unstable();
+    assert_eq!(ports, standbys);
+    reader.batch_execute("COMMIT").await.unwrap();
+    second_reader.batch_execute("COMMIT").await.unwrap();
+
+    // Without the primary in the list there is no writer: writes wait (and fail after the
+    // borrow timeout), and succeed on the same connection once a reload names it again.
+    reload(hosts_line(&[first, second])).await;
+    let no_writer = common::eventually(Duration::from_secs(10), || async {
+        fx.observer
+            .hosts()
+            .iter()
+            .all(|h| h.host.port != primary.port())
+    })
+    .await;
+    assert!(no_writer);
+    let err = writer.simple_query("SELECT 1").await.unwrap_err();
+    assert_eq!(common::sqlstate(&err).as_deref(), Some("53300"), "{err}");
+    let back = tokio::spawn({
+        let reload = reload(all.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            reload.await
+        }
+    });
+    // Queued during the reload, this one runs on the primary as soon as it is elected.
+    assert_eq!(server_port(&writer).await.unwrap(), primary.port());
+    back.await.unwrap();
+}

@@ -11,4 +11,4 @@ mod topology;
 pub use events::EventCounts;
 pub use health::{HostHealth, HostState};
 pub use monitor::{spawn_monitor, MonitorLogin};
-pub use topology::Topology;
+pub use topology::{Topology, Watched};

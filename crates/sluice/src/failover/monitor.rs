@@ -72,20 +72,27 @@ const PROBE_QUERY: &str = "SELECT pg_is_in_recovery()::text, \
 /// transaction running on the new primary is at most this, not `probe_interval`.
 const NO_WRITER_PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
+/// Probes the hosts in `topology.watched()`, following a reload that changes them: probe
+/// connections to hosts that stay are kept, and so is the cluster identity while any host is
+/// kept (it guards against electing a host of another cluster).
 pub fn spawn_monitor(
     topology: Arc<Topology>,
-    hosts: Vec<HostPort>,
     login: MonitorLogin,
-    interval: Duration,
     events: Arc<EventLog>,
     on_change: impl Fn() + Send + 'static,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut probes: Vec<Option<ServerConn>> = hosts.iter().map(|_| None).collect();
+        let mut watched = topology.subscribe_watched();
+        let mut hosts: Vec<HostPort> = Vec::new();
+        let mut probes: Vec<Option<ServerConn>> = Vec::new();
         // The cluster is the one the first writer belonged to; a host of another cluster (a
         // wrongly configured address, a database rebuilt from scratch) is never elected.
         let mut cluster: Option<String> = None;
         loop {
+            let plan = watched.borrow_and_update().clone();
+            if plan.hosts != hosts {
+                follow_hosts(&mut hosts, &mut probes, &mut cluster, plan.hosts);
+            }
             // All hosts at once: a frozen host must not delay noticing the others.
             let probing = hosts
                 .iter()
@@ -101,7 +108,7 @@ pub fn spawn_monitor(
                 &roles,
                 writer.as_ref(),
                 cluster.as_deref(),
-                topology.max_replica_lag(),
+                plan.max_replica_lag,
             );
             for (kind, detail) in topology.publish_hosts(health) {
                 events.record(kind, detail);
@@ -118,15 +125,45 @@ pub fn spawn_monitor(
             }
             // Without a writer, transactions are queued: look for the new one more often.
             let pause = match topology.writer() {
-                Some(_) => interval,
-                None => interval.min(NO_WRITER_PROBE_INTERVAL),
+                Some(_) => plan.probe_interval,
+                None => plan.probe_interval.min(NO_WRITER_PROBE_INTERVAL),
             };
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = topology.probe_requested() => {}
+                // A reload: probe the new hosts now. The sender lives in `topology`.
+                _ = watched.changed() => {}
             }
         }
     })
+}
+
+/// Moves the monitor to a reloaded host list. Probe connections follow their hosts; the
+/// cluster identity is forgotten only when no host is kept, since then the configuration
+/// names a different target group (a blue/green switch, say).
+fn follow_hosts(
+    hosts: &mut Vec<HostPort>,
+    probes: &mut Vec<Option<ServerConn>>,
+    cluster: &mut Option<String>,
+    new: Vec<HostPort>,
+) {
+    let mut old: Vec<(HostPort, Option<ServerConn>)> =
+        hosts.drain(..).zip(probes.drain(..)).collect();
+    let kept = new.iter().any(|h| old.iter().any(|(o, _)| o == h));
+    if !kept && cluster.take().is_some() {
+        tracing::warn!(
+            "database.hosts shares no host with the previous list: the next writer elected \
+             defines the cluster"
+        );
+    }
+    for host in &new {
+        let probe = old
+            .iter_mut()
+            .find(|(o, _)| o == host)
+            .and_then(|(_, p)| p.take());
+        probes.push(probe);
+    }
+    *hosts = new;
 }
 
 /// The event for an election that changed the writer.
@@ -369,6 +406,28 @@ mod tests {
                 (HostState::Excluded, false),
             ]
         );
+    }
+
+    #[test]
+    fn a_reload_keeps_the_cluster_while_a_host_stays() {
+        let mut hosts = Vec::new();
+        let mut probes = Vec::new();
+        let mut cluster = None;
+        follow_hosts(&mut hosts, &mut probes, &mut cluster, self::hosts(2));
+        assert_eq!((hosts.len(), probes.len()), (2, 2));
+        cluster = Some("1".into());
+        let mut next = self::hosts(3);
+        next.remove(0);
+        follow_hosts(&mut hosts, &mut probes, &mut cluster, next);
+        assert_eq!(hosts.iter().map(|h| h.port).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(probes.len(), 2);
+        assert_eq!(cluster.as_deref(), Some("1"), "host 2 stayed");
+        let elsewhere = vec![HostPort {
+            host: "other".into(),
+            port: 1,
+        }];
+        follow_hosts(&mut hosts, &mut probes, &mut cluster, elsewhere);
+        assert_eq!(cluster, None, "no host in common: a new target group");
     }
 
     #[test]

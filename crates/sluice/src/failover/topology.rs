@@ -19,6 +19,15 @@ pub struct Writer {
     pub generation: u64,
 }
 
+/// What the monitor watches, and how: from `[database]`, replaced by a reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    pub hosts: Vec<HostPort>,
+    pub probe_interval: Duration,
+    /// A standby further behind than this is not readable.
+    pub max_replica_lag: Duration,
+}
+
 /// Shared between the monitor (which writes it) and the target (which reads it).
 #[derive(Debug)]
 pub struct Topology {
@@ -29,8 +38,7 @@ pub struct Topology {
     probe_now: Notify,
     /// Every configured host, in configuration order, as of the last probe round.
     hosts: watch::Sender<Vec<HostHealth>>,
-    /// A standby further behind than this is not readable.
-    max_replica_lag: Duration,
+    watched: watch::Sender<Watched>,
     events: FailoverEvents,
     /// When the latest probe round ended, for the admin interface. std Mutex: a timestamp
     /// copied in or out.
@@ -43,26 +51,45 @@ pub struct Topology {
 
 impl Default for Topology {
     fn default() -> Self {
-        Topology::new(Duration::from_secs(30))
+        Topology::new(Watched {
+            hosts: Vec::new(),
+            probe_interval: Duration::from_secs(1),
+            max_replica_lag: Duration::from_secs(30),
+        })
     }
 }
 
 impl Topology {
-    pub fn new(max_replica_lag: Duration) -> Self {
+    pub fn new(watched: Watched) -> Self {
         Topology {
             writer: watch::channel(None).0,
             elections: std::sync::atomic::AtomicU64::new(0),
             probe_now: Notify::new(),
             hosts: watch::channel(Vec::new()).0,
-            max_replica_lag,
+            watched: watch::channel(watched).0,
             probe_failure: std::sync::Mutex::new(None),
             events: FailoverEvents::default(),
             last_round: Mutex::new(None),
         }
     }
 
-    pub fn max_replica_lag(&self) -> Duration {
-        self.max_replica_lag
+    /// What the monitor watches now.
+    pub fn watched(&self) -> Watched {
+        self.watched.borrow().clone()
+    }
+
+    /// Wakes the monitor when a reload changes what it watches.
+    pub fn subscribe_watched(&self) -> watch::Receiver<Watched> {
+        self.watched.subscribe()
+    }
+
+    /// A reload's hosts, probe interval and lag bound; true if anything changed.
+    pub fn set_watched(&self, watched: Watched) -> bool {
+        self.watched.send_if_modified(|current| {
+            let changed = *current != watched;
+            *current = watched;
+            changed
+        })
     }
 
     pub fn events(&self) -> EventCounts {

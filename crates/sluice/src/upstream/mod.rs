@@ -14,7 +14,7 @@ mod target;
 pub use connect::{connect, send_cancel, ConnectParams};
 pub use error::UpstreamError;
 pub use live::{LiveConnections, LiveGuard};
-pub use readers::Readers;
+pub use readers::{ReaderPool, Readers};
 pub use route::Route;
 pub use server_conn::ServerConn;
 pub use target::{BorrowFailure, PoolKey, ServerParams, Target};

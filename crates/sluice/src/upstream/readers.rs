@@ -3,8 +3,9 @@
 //! than a share of the writer's.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use config::HostPort;
 use pool::{Group, Limits};
 
@@ -19,11 +20,29 @@ pub struct ReaderPool {
     generation: AtomicU64,
     /// Whether the host was a standby at the last probe round.
     standby: AtomicBool,
+    /// Taken out of `database.hosts` by a reload: its pool is closed.
+    removed: AtomicBool,
 }
 
 impl ReaderPool {
+    fn new(host: HostPort, limits: Limits) -> Self {
+        ReaderPool {
+            host,
+            pool: Group::new(limits),
+            live: Arc::new(LiveConnections::default()),
+            generation: AtomicU64::new(0),
+            standby: AtomicBool::new(false),
+            removed: AtomicBool::new(false),
+        }
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
+    }
+
+    /// True once a reload took the host out of the configuration.
+    pub fn removed(&self) -> bool {
+        self.removed.load(Ordering::Relaxed)
     }
 
     /// Lent, being opened, or waited for: how busy this standby is for Sluice.
@@ -32,43 +51,71 @@ impl ReaderPool {
     }
 }
 
+/// The reader pools, one per configured host. A reload that changes `database.hosts` swaps in
+/// a new list: pools of hosts that stay are kept with their connections.
 pub struct Readers {
-    hosts: Vec<ReaderPool>,
+    hosts: ArcSwap<Vec<Arc<ReaderPool>>>,
+    /// Held while the list is replaced, so two reloads cannot interleave.
+    replacing: Mutex<()>,
 }
 
 impl Readers {
     pub fn new(hosts: &[HostPort], limits: Limits) -> Self {
         let hosts = hosts
             .iter()
-            .map(|host| ReaderPool {
-                host: host.clone(),
-                pool: Group::new(limits),
-                live: Arc::new(LiveConnections::default()),
-                generation: AtomicU64::new(0),
-                standby: AtomicBool::new(false),
-            })
+            .map(|host| Arc::new(ReaderPool::new(host.clone(), limits)))
             .collect();
-        Readers { hosts }
+        Readers {
+            hosts: ArcSwap::from_pointee(hosts),
+            replacing: Mutex::new(()),
+        }
     }
 
-    pub fn get(&self, index: usize) -> &ReaderPool {
-        &self.hosts[index]
+    /// Every reader pool, in configuration order.
+    pub fn all(&self) -> Arc<Vec<Arc<ReaderPool>>> {
+        self.hosts.load_full()
     }
 
     pub fn set_limits(&self, limits: Limits) {
-        for reader in &self.hosts {
+        for reader in self.hosts.load().iter() {
             reader.pool.set_limits(limits);
         }
     }
 
+    /// Follows a reload of `database.hosts`: added hosts get a pool, removed ones have theirs
+    /// closed (idle connections are returned for closing; lent ones finish their transaction
+    /// and are closed when given back). Hosts that stay keep their pools.
+    pub fn set_hosts(&self, hosts: &[HostPort], limits: Limits) -> Vec<ServerConn> {
+        let _replacing = self
+            .replacing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let old = self.hosts.load_full();
+        let new: Vec<Arc<ReaderPool>> = hosts
+            .iter()
+            .map(|host| match old.iter().find(|r| &r.host == host) {
+                Some(kept) => kept.clone(),
+                None => Arc::new(ReaderPool::new(host.clone(), limits)),
+            })
+            .collect();
+        let mut closed = Vec::new();
+        for gone in old.iter().filter(|r| !hosts.contains(&r.host)) {
+            gone.removed.store(true, Ordering::Relaxed);
+            closed.extend(gone.pool.close());
+        }
+        self.hosts.store(Arc::new(new));
+        closed
+    }
+
     /// The least busy readable standby, skipping the hosts in `skip` (just failed to connect).
-    pub fn pick(&self, health: &[HostHealth], skip: &[usize]) -> Option<usize> {
+    pub fn pick(&self, health: &[HostHealth], skip: &[HostPort]) -> Option<Arc<ReaderPool>> {
+        let readers = self.hosts.load();
         health
             .iter()
-            .enumerate()
-            .filter(|(i, h)| h.readable && !skip.contains(i) && *i < self.hosts.len())
-            .min_by_key(|(i, _)| self.hosts[*i].load())
-            .map(|(i, _)| i)
+            .filter(|h| h.readable && !skip.contains(&h.host))
+            .filter_map(|h| readers.iter().find(|r| r.host == h.host))
+            .min_by_key(|r| r.load())
+            .cloned()
     }
 
     /// Follows a probe round. A host that stops being a standby (down, promoted, excluded)
@@ -77,7 +124,11 @@ impl Readers {
     /// standby that only lags keeps its connections; it just gets no new transactions.
     pub fn follow(&self, health: &[HostHealth]) -> Vec<ServerConn> {
         let mut retired = Vec::new();
-        for (reader, h) in self.hosts.iter().zip(health) {
+        for reader in self.hosts.load().iter() {
+            let Some(h) = health.iter().find(|h| h.host == reader.host) else {
+                // Added by a reload and not probed yet.
+                continue;
+            };
             let is_standby = h.state == HostState::Standby;
             let was_standby = reader.standby.swap(is_standby, Ordering::Relaxed);
             if was_standby && !is_standby {
@@ -92,11 +143,16 @@ impl Readers {
 
     /// Connections past their idle timeout or lifetime, from every host's pool.
     pub fn reap(&self) -> Vec<ServerConn> {
-        self.hosts.iter().flat_map(|r| r.pool.reap()).collect()
+        self.hosts
+            .load()
+            .iter()
+            .flat_map(|r| r.pool.reap())
+            .collect()
     }
 
     pub fn retire_all(&self) -> Vec<ServerConn> {
         self.hosts
+            .load()
             .iter()
             .flat_map(|r| r.pool.retire_all())
             .collect()
@@ -144,27 +200,48 @@ mod tests {
             user: "u".into(),
         };
         // One slot taken on host 2 makes host 3 the least busy.
-        let busy = readers
-            .get(1)
+        let busy = readers.all()[1]
             .pool
             .borrow(&key, Duration::ZERO)
             .await
             .unwrap();
-        assert_eq!(readers.pick(&round, &[]), Some(2));
-        assert_eq!(readers.pick(&round, &[2]), Some(1));
+        let picked = |skip: &[HostPort]| readers.pick(&round, skip).map(|r| r.host.port);
+        assert_eq!(picked(&[]), Some(3));
+        assert_eq!(picked(&[host(3)]), Some(2));
         drop(busy);
-        assert_eq!(
-            readers.pick(&round[..1], &[]),
-            None,
+        assert!(
+            readers.pick(&round[..1], &[]).is_none(),
             "the writer is not a reader"
         );
         // Host 2 goes down: its generation moves so its connections are cut.
-        let before = readers.get(1).generation();
+        let before = readers.all()[1].generation();
         readers.follow(&[
             round[0].clone(),
             health(HostState::Down, 2),
             round[2].clone(),
         ]);
-        assert_eq!(readers.get(1).generation(), before + 1);
+        assert_eq!(readers.all()[1].generation(), before + 1);
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_the_pools_of_hosts_that_stay() {
+        let readers = Readers::new(&[host(1), host(2)], limits());
+        let kept = readers.all()[1].clone();
+        let gone = readers.all()[0].clone();
+        assert!(readers.set_hosts(&[host(2), host(3)], limits()).is_empty());
+        let ports: Vec<u16> = readers.all().iter().map(|r| r.host.port).collect();
+        assert_eq!(ports, [2, 3]);
+        assert!(Arc::ptr_eq(&readers.all()[0], &kept));
+        assert!(gone.removed() && !kept.removed());
+        let key = PoolKey {
+            database: "d".into(),
+            user: "u".into(),
+        };
+        let closed = gone.pool.borrow(&key, Duration::ZERO).await;
+        assert!(matches!(closed, Err(pool::BorrowError::Closed)));
+        // Host 3 has not been probed yet: nothing to pick, nothing to follow.
+        let round = [health(HostState::Standby, 2)];
+        assert_eq!(readers.pick(&round, &[]).map(|r| r.host.port), Some(2));
+        assert!(readers.follow(&round).is_empty());
     }
 }

@@ -12,9 +12,11 @@ use pool::{BorrowError, Grant, Group, Limits, Pooled};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use super::{connect, ConnectParams, LiveConnections, Readers, Route, ServerConn, UpstreamError};
+use super::{
+    connect, ConnectParams, LiveConnections, ReaderPool, Readers, Route, ServerConn, UpstreamError,
+};
 use crate::credentials::{Credentials, LoginAs};
-use crate::failover::Topology;
+use crate::failover::{Topology, Watched};
 use crate::metrics::{ProxyStats, ServerSetups};
 use crate::session::params::{sync_statement, Settings};
 use crate::tls::ServerTls;
@@ -53,7 +55,7 @@ pub struct Target {
     pub live: Arc<LiveConnections>,
     /// Server connections opened and failed to open, for the metrics.
     pub setups: ServerSetups,
-    /// `[database]` as in force; a reload replaces it (hosts excepted: they need a restart).
+    /// `[database]` as in force; a reload replaces it.
     settings: ArcSwap<DatabaseConfig>,
     max_prepared: usize,
     /// tls_mode applied to every connection to any host.
@@ -64,6 +66,15 @@ pub struct Target {
     /// Server parameters as reported with a client's startup settings applied (canonical
     /// spellings, e.g. `DateStyle=ISO, MDY`), per pool and settings. std Mutex: lookups only.
     params_with_settings: Mutex<HashMap<(ParamsKey, Settings), ServerParams>>,
+}
+
+/// What the monitor watches, from `[database]`.
+fn watched(settings: &DatabaseConfig) -> Watched {
+    Watched {
+        hosts: settings.hosts.clone(),
+        probe_interval: settings.probe_interval,
+        max_replica_lag: settings.max_replica_lag,
+    }
 }
 
 /// Distinct (pool, startup settings) combinations remembered before the cache starts over.
@@ -77,7 +88,7 @@ impl Target {
         Target {
             pool: Group::new(limits),
             readers: Readers::new(&settings.hosts, limits),
-            topology: Arc::new(Topology::new(settings.max_replica_lag)),
+            topology: Arc::new(Topology::new(watched(&settings))),
             live: Arc::new(LiveConnections::default()),
             setups: ServerSetups::default(),
             settings: ArcSwap::from_pointee(settings),
@@ -95,15 +106,21 @@ impl Target {
 
     /// A reloaded `[database]`: timeouts and init_query apply to the next borrow and the next
     /// new connection; pool limits are recomputed now (a smaller pool shrinks as connections
-    /// come back; none is taken away from a client).
-    pub fn apply_settings(&self, settings: DatabaseConfig) {
+    /// come back; none is taken away from a client). New hosts, probe interval and lag bound
+    /// go to the monitor, which probes at once; a host taken out has its reader pool closed,
+    /// and if it was the writer, the monitor elects another (see docs/operations.md).
+    /// Returns the idle connections of removed hosts, for closing.
+    pub fn apply_settings(&self, settings: DatabaseConfig) -> Vec<ServerConn> {
         let server_max = self.server_max_connections.get().copied();
         let limits = limits_for(&settings, server_max);
+        let closed = self.readers.set_hosts(&settings.hosts, limits);
+        self.topology.set_watched(watched(&settings));
         self.settings.store(Arc::new(settings));
         if server_max.is_some() {
             self.pool.set_limits(limits);
             self.readers.set_limits(limits);
         }
+        closed
     }
 
     /// Opens a new server connection to the writer for `key`, by `deadline`, trying each
@@ -146,14 +163,13 @@ impl Target {
         }
     }
 
-    /// Opens a server connection to the reader pool `index`'s host.
+    /// Opens a server connection to `reader`'s host.
     async fn open_reader(
         &self,
-        index: usize,
+        reader: &ReaderPool,
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<ServerConn, UpstreamError> {
-        let reader = self.readers.get(index);
         let generation = reader.generation();
         let mut conn = self.connect_to(&reader.host, key, creds).await?;
         conn.live = reader.live.register(&conn.stream, generation);
@@ -351,13 +367,16 @@ impl Target {
         loop {
             let picked = self.readers.pick(&hosts.borrow_and_update(), &failed);
             match picked {
-                Some(i) => {
-                    let pool = &self.readers.get(i).pool;
-                    let open = || self.open_reader(i, key, creds);
-                    match self.borrow_from(pool, key, deadline, open).await {
+                Some(reader) => {
+                    let open = || self.open_reader(&reader, key, creds);
+                    match self.borrow_from(&reader.pool, key, deadline, open).await {
                         Err(BorrowFailure::Connect(e)) if Instant::now() < deadline => {
                             tracing::debug!(error = %e, "standby unusable, trying another");
-                            failed.push(i);
+                            failed.push(reader.host.clone());
+                        }
+                        // A reload took the host out while this borrow waited for it.
+                        Err(BorrowFailure::ShuttingDown) if reader.removed() => {
+                            failed.push(reader.host.clone());
                         }
                         done => return done,
                     }
