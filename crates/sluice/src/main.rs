@@ -138,10 +138,14 @@ fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
 async fn serve(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let proxy = Proxy::bind(config).await?;
     let handle = proxy.shutdown_handle();
-    if let Some(path) = path {
-        proxy.set_config_path(path);
-    }
-    reload_on_sighup(proxy.certificate_reloader(), proxy.reload_handle());
+    let reload = match path {
+        Some(path) => {
+            proxy.set_config_path(path);
+            Reload::File(proxy.reload_handle())
+        }
+        None => Reload::Certificates(proxy.certificate_reloader()),
+    };
+    reload_on_sighup(reload);
     // Installed before READY, so a SIGTERM right after it drains instead of killing.
     let mut stop = StopSignals::install()?;
     // Under systemd (Type=notify): the listeners are bound, clients can connect.
@@ -159,9 +163,16 @@ async fn serve(config: Config, path: Option<std::path::PathBuf>) -> anyhow::Resu
     Ok(())
 }
 
-/// SIGHUP re-reads what can change while running: the TLS certificate, then the configuration
-/// file (an invalid one is refused and logged; the running configuration stays).
-fn reload_on_sighup(certificates: Option<CertificateReloader>, config: sluice::ReloadHandle) {
+/// What SIGHUP re-reads.
+enum Reload {
+    /// The configuration file, certificates included (an invalid file is refused and logged;
+    /// the running configuration stays).
+    File(sluice::ReloadHandle),
+    /// Started without a file: the TLS certificate files only.
+    Certificates(CertificateReloader),
+}
+
+fn reload_on_sighup(reload: Reload) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hangup) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP: reloading is unavailable");
@@ -170,11 +181,11 @@ fn reload_on_sighup(certificates: Option<CertificateReloader>, config: sluice::R
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading");
-            if let Some(certificates) = &certificates {
-                certificates.reload_and_log();
+            match &reload {
+                // The outcome is logged by the reload itself.
+                Reload::File(config) => drop(config.reload_file().await),
+                Reload::Certificates(certificates) => certificates.reload_and_log(),
             }
-            // The outcome is logged by the reload itself.
-            let _ = config.reload_file().await;
         }
     });
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use config::Config;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -24,7 +24,7 @@ use crate::pause::PauseGate;
 use crate::session::cancel::CancelRegistry;
 use crate::session::pinning::{PinCounters, PinReason};
 use crate::statements::StatementRegistry;
-use crate::tls::{CertError, CertStore, ClientTls, ServerTls};
+use crate::tls::{CertError, ClientTls, ServerTls};
 use crate::tokens::TokenVerifier;
 use crate::upstream::{Route, Target};
 
@@ -36,7 +36,7 @@ pub struct Shared {
     /// The file it came from, for RELOAD and SIGHUP; `None` when built in code (tests).
     config_path: std::sync::Mutex<Option<std::path::PathBuf>>,
     /// `[proxy.tls]`, loaded; `None` when clients get 'N' to SSLRequest.
-    pub client_tls: Option<ClientTls>,
+    pub client_tls: ArcSwapOption<ClientTls>,
     /// Replaced whole by a reload; the monitor reads it too.
     pub users: Arc<ArcSwap<UserDirectory>>,
     /// Keys of the tokens clients may log in with.
@@ -143,20 +143,26 @@ impl Observer {
     }
 }
 
-/// Re-reads the client-facing certificate and key while the proxy runs. New connections get
-/// the new certificate; sessions already running keep theirs. A pair that does not load is
-/// refused and the current one stays.
+/// Re-reads the client-facing certificate and key (the files `[proxy.tls]` names now) while
+/// the proxy runs. New connections get the new certificate; sessions already running keep
+/// theirs. A pair that does not load is refused and the current one stays. Without client
+/// TLS there is nothing to reload.
 #[derive(Clone)]
-pub struct CertificateReloader(Arc<CertStore>);
+pub struct CertificateReloader(Arc<Shared>);
 
 impl CertificateReloader {
     pub fn reload(&self) -> Result<(), CertError> {
-        self.0.reload()
+        match &*self.0.client_tls.load() {
+            Some(tls) => tls.store.reload(),
+            None => Ok(()),
+        }
     }
 
     /// [`CertificateReloader::reload`] with the outcome logged, for the SIGHUP handler.
     pub fn reload_and_log(&self) {
-        self.0.reload_and_log()
+        if let Some(tls) = &*self.0.client_tls.load() {
+            tls.store.reload_and_log();
+        }
     }
 }
 
@@ -219,9 +225,9 @@ impl Proxy {
             endpoints.push((bound, Route::for_endpoint(endpoint)));
         }
         let client_tls = match &config.proxy.tls {
-            Some(tls) => {
-                Some(ClientTls::new(tls).context("proxy.tls: cannot load the certificate")?)
-            }
+            Some(tls) => Some(Arc::new(
+                ClientTls::new(tls).context("proxy.tls: cannot load the certificate")?,
+            )),
             None => None,
         };
         let server_tls = Arc::new(ServerTls::new(&config.database)?);
@@ -237,7 +243,7 @@ impl Proxy {
             .context("token authentication: cannot load the keys")?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Shared {
-            client_tls,
+            client_tls: ArcSwapOption::new(client_tls),
             users: Arc::new(ArcSwap::from_pointee(users)),
             tokens,
             target: Target::new(
@@ -313,10 +319,9 @@ impl Proxy {
         Observer(self.shared.clone())
     }
 
-    /// Reloads `[proxy.tls]`'s certificate files (what SIGHUP does); `None` without TLS.
-    pub fn certificate_reloader(&self) -> Option<CertificateReloader> {
-        let tls = self.shared.client_tls.as_ref()?;
-        Some(CertificateReloader(tls.store.clone()))
+    /// Reloads `[proxy.tls]`'s certificate files (what SIGHUP does).
+    pub fn certificate_reloader(&self) -> CertificateReloader {
+        CertificateReloader(self.shared.clone())
     }
 
     /// Reloads for tests and for SIGHUP (see `reload.rs`).
@@ -391,7 +396,6 @@ impl Proxy {
 /// old one is retired (idle ones closed now, lent ones when they come back).
 fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
     let config = shared.config();
-    let db = &config.database;
     let first = &config.users[0];
     let login = MonitorLogin {
         users: shared.users.clone(),
@@ -401,9 +405,7 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
             .first()
             .cloned()
             .unwrap_or_else(|| "postgres".into()),
-        connect_timeout: db.connect_timeout,
         tls: shared.target.tls.clone(),
-        server_auth: db.server_auth,
         log_elections: shared.config().log.log_failover,
     };
     let pool = shared.target.pool.clone();

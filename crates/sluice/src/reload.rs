@@ -4,16 +4,19 @@
 //! configuration, and the reason is logged.
 //!
 //! What reloads: users (passwords, secrets, authentication methods, databases, tokens
-//! allowed), the hosts and how they are probed, pool limits, timeouts, `init_query`, access
-//! rules, admin console users and the connection and pin log switches. Keys bound at startup
-//! (listeners, TLS, token keys, ...) keep their running values until a restart; a reload that
+//! allowed), the hosts and how they are probed, TLS on both sides, pool limits, timeouts,
+//! `init_query`, access rules, admin console users and the connection and pin log switches.
+//! Keys bound at startup (listeners, token keys, ...) keep their running values until a restart; a reload that
 //! changes them says which.
 
 use anyhow::{anyhow, bail, Context};
 use config::Config;
 
+use std::sync::Arc;
+
 use crate::auth::UserDirectory;
 use crate::proxy::Shared;
+use crate::tls::{ClientTls, ServerTls};
 
 /// What a successful reload could not apply.
 #[derive(Debug, Default)]
@@ -44,7 +47,9 @@ pub async fn reload(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
     }
     let users = UserDirectory::load(&new).await?;
     let (config, restart_needed) = keep_startup_keys(&running, new);
+    let tls = Tls::load(&running, &config)?;
     let closed = shared.target.apply_settings(config.database.clone());
+    tls.apply(shared);
     shared.replace_config(config, users);
     if !closed.is_empty() {
         tokio::spawn(async move {
@@ -54,6 +59,68 @@ pub async fn reload(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
         });
     }
     Ok(Reloaded { restart_needed })
+}
+
+/// TLS on both sides, loaded from the new configuration before anything is applied, so a
+/// missing certificate or CA file refuses the whole reload.
+struct Tls {
+    /// `Some` when `[proxy.tls]` changed: the new client-facing TLS (`None` inside: turned off).
+    client: Option<Option<Arc<ClientTls>>>,
+    /// Always loaded again, so a CA bundle rotated in place is read.
+    server: Arc<ServerTls>,
+    /// tls_mode, tls_ca_file or server_auth changed: pooled connections were opened under the
+    /// old rules and are replaced.
+    server_rules_changed: bool,
+}
+
+impl Tls {
+    fn load(running: &Config, new: &Config) -> anyhow::Result<Tls> {
+        let client = match &new.proxy.tls {
+            // The same files: read again, as the certificate is rotated in place. A pair that
+            // does not load is logged and the one in use stays; the rest reloads.
+            _ if new.proxy.tls == running.proxy.tls => None,
+            Some(tls) => Some(Some(Arc::new(
+                ClientTls::new(tls).context("proxy.tls: cannot load the certificate")?,
+            ))),
+            None => Some(None),
+        };
+        let (old, db) = (&running.database, &new.database);
+        Ok(Tls {
+            client,
+            server: Arc::new(ServerTls::new(db)?),
+            server_rules_changed: (old.tls_mode, &old.tls_ca_file, old.server_auth)
+                != (db.tls_mode, &db.tls_ca_file, db.server_auth),
+        })
+    }
+
+    fn apply(self, shared: &Shared) {
+        if self.client.is_none() {
+            if let Some(tls) = &*shared.client_tls.load() {
+                tls.store.reload_and_log();
+            }
+        }
+        if let Some(client) = self.client {
+            tracing::info!(
+                enabled = client.is_some(),
+                "proxy.tls changed: new client connections use the new settings"
+            );
+            shared.client_tls.store(client);
+        }
+        shared.target.tls.store(self.server);
+        if self.server_rules_changed {
+            let idle = shared.target.retire_all();
+            tracing::info!(
+                idle_closed = idle.len(),
+                "server TLS or server_auth changed: pooled server connections are replaced \
+                 (idle ones now, lent ones when given back)"
+            );
+            tokio::spawn(async move {
+                for conn in idle {
+                    conn.terminate().await;
+                }
+            });
+        }
+    }
 }
 
 /// Logs the outcome of a reload, as SIGHUP and RELOAD both report it.
@@ -95,10 +162,6 @@ fn keep_startup_keys(running: &Config, mut new: Config) -> (Config, Vec<&'static
         "proxy.max_failed_logins" => proxy.max_failed_logins,
         "proxy.failed_login_window" => proxy.failed_login_window,
         "proxy.so_reuseport" => proxy.so_reuseport,
-        "proxy.tls" => proxy.tls,
-        "database.tls_mode" => database.tls_mode,
-        "database.tls_ca_file" => database.tls_ca_file,
-        "database.server_auth" => database.server_auth,
         "endpoints" => endpoints,
         "admin.listen" => admin.listen,
         "secrets" => secrets,

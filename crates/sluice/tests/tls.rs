@@ -213,7 +213,7 @@ async fn certificate_reload_serves_new_connections_and_keeps_old_sessions() {
     let second = side.ca.issue(&["localhost", "127.0.0.1"]);
     side.files.write("sluice.crt", &second.cert_pem);
     side.files.write("sluice.key", &second.key_pem);
-    let reloader = side.sluice.reloader.as_ref().unwrap();
+    let reloader = &side.sluice.reloader;
     reloader.reload().unwrap();
     assert_eq!(
         served_certificate(side.sluice.addr, side.ca.roots()).await,

@@ -154,3 +154,73 @@ async fn prefer_uses_tls_when_the_server_offers_it() {
     let err = through_sluice(&proxy).await.unwrap_err();
     assert!(err.contains("pg_hba.conf rejects connection"), "{err}");
 }
+
+/// A reload changes TLS on both sides without dropping anyone: server connections are remade
+/// under the new tls_mode (pooled ones replaced, the monitor's too), `[proxy.tls]` can be
+/// turned on, and a CA file that cannot be read refuses the whole reload.
+#[tokio::test]
+async fn a_reload_changes_tls_on_both_sides_and_a_bad_file_changes_nothing() {
+    let ca = Ca::new("PostgreSQL CA");
+    let files = Files::new();
+    let ca_file = files.write("pg-ca.crt", &ca.pem());
+    let pg = cluster(
+        HbaAuth::ScramSha256,
+        Some((&ca.issue(&["localhost"]), false)),
+    )
+    .await;
+    let plain = database_tls("disable", None);
+    let proxy = sluice(&pg.addr(), &plain, "").await;
+    let connstr = format!(
+        "host=127.0.0.1 port={} user={APP} password={APP_PASSWORD} dbname={APP}",
+        proxy.addr.port()
+    );
+    let (early, conn) = tokio_postgres::connect(&connstr, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    early.simple_query("SELECT 1").await.unwrap();
+    assert_eq!(app_backends_use_tls(&pg).await, Some(false));
+
+    let reload = |toml: String| {
+        let handle = proxy.reload.clone();
+        async move {
+            handle
+                .reload(config::Config::from_toml_str(&toml).unwrap())
+                .await
+        }
+    };
+    // A CA file that is not there: refused, nothing changes.
+    let missing = database_tls("verify-ca", Some(&files.path("missing.crt")));
+    let err = reload(proxy.toml.replace(&plain, &missing))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("tls_ca_file"), "{err:#}");
+    early.simple_query("SELECT 1").await.unwrap();
+    assert_eq!(app_backends_use_tls(&pg).await, Some(false));
+
+    // verify-ca and client TLS at once.
+    let (cert, key) = (files.path("cert"), files.path("key"));
+    let issued = ca.issue(&["localhost"]);
+    std::fs::write(&cert, &issued.cert_pem).unwrap();
+    std::fs::write(&key, &issued.key_pem).unwrap();
+    let verified = database_tls("verify-ca", Some(&ca_file));
+    let both = proxy.toml.replace(&plain, &verified) + &proxy_tls(&cert, &key, false);
+    let kept = reload(both).await.unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
+
+    // The client from before carries on, now over an encrypted server connection; the
+    // plaintext ones (the monitor's included) are replaced.
+    early.simple_query("SELECT 1").await.unwrap();
+    let mut all_tls = false;
+    for _ in 0..50 {
+        all_tls = app_backends_use_tls(&pg).await == Some(true);
+        if all_tls {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(all_tls, "plaintext server connections are left");
+    let over_tls = tokio_postgres_tls(proxy.addr, ca.roots(), &[], "sslmode=require")
+        .await
+        .unwrap();
+    let row = over_tls.query_one("SELECT 1", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+}

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use config::{HostPort, ServerAuth};
+use config::HostPort;
 use tokio::task::JoinHandle;
 
-use super::{HostHealth, HostState, Topology};
+use super::{HostHealth, HostState, Topology, Watched};
 use arc_swap::ArcSwap;
 
 use crate::auth::UserDirectory;
@@ -24,10 +24,8 @@ pub struct MonitorLogin {
     pub users: Arc<ArcSwap<UserDirectory>>,
     pub user: String,
     pub database: String,
-    pub connect_timeout: Duration,
-    /// The same TLS and server_auth settings as every other server connection.
-    pub tls: Arc<ServerTls>,
-    pub server_auth: ServerAuth,
+    /// The same TLS settings as every other server connection (a reload swaps them).
+    pub tls: Arc<ArcSwap<ServerTls>>,
     /// Log elections and the loss of the writer (`[log] log_failover`).
     pub log_elections: bool,
 }
@@ -88,16 +86,22 @@ pub fn spawn_monitor(
         // The cluster is the one the first writer belonged to; a host of another cluster (a
         // wrongly configured address, a database rebuilt from scratch) is never elected.
         let mut cluster: Option<String> = None;
+        let mut tls = login.tls.load_full();
         loop {
             let plan = watched.borrow_and_update().clone();
             if plan.hosts != hosts {
-                follow_hosts(&mut hosts, &mut probes, &mut cluster, plan.hosts);
+                follow_hosts(&mut hosts, &mut probes, &mut cluster, plan.hosts.clone());
+            }
+            // A reload swapped the TLS settings: probe over new connections made under them.
+            if !Arc::ptr_eq(&tls, &login.tls.load()) {
+                tls = login.tls.load_full();
+                probes.iter_mut().for_each(|probe| *probe = None);
             }
             // All hosts at once: a frozen host must not delay noticing the others.
             let probing = hosts
                 .iter()
                 .zip(probes.iter_mut())
-                .map(|(host, probe)| probe_host(host, probe, &login, &topology));
+                .map(|(host, probe)| probe_host(host, probe, &login, &plan, &topology));
             let roles = futures_util::future::join_all(probing).await;
             let writer = elect(&hosts, &roles, &mut cluster);
             if writer.is_some() {
@@ -248,9 +252,12 @@ async fn probe_host(
     host: &HostPort,
     probe: &mut Option<ServerConn>,
     login: &MonitorLogin,
+    plan: &Watched,
     topology: &Topology,
 ) -> Role {
     if probe.is_none() {
+        let tls = login.tls.load_full();
+        let tls = &tls;
         let connect_as = |user: LoginAs| async move {
             let params = ConnectParams {
                 host,
@@ -259,11 +266,11 @@ async fn probe_host(
                 database: &login.database,
                 init_query: "",
                 application_name: Some("sluice-monitor"),
-                timeout: login.connect_timeout,
+                timeout: plan.connect_timeout,
                 key_cache: user.key_cache(),
                 max_prepared: 1,
-                tls: &login.tls,
-                server_auth: login.server_auth,
+                tls,
+                server_auth: plan.server_auth,
             };
             connect(&params).await
         };
@@ -285,7 +292,7 @@ async fn probe_host(
     let Some(conn) = probe.as_mut() else {
         return Role::Down;
     };
-    let asked = tokio::time::timeout(login.connect_timeout, conn.simple_query_rows(PROBE_QUERY));
+    let asked = tokio::time::timeout(plan.connect_timeout, conn.simple_query_rows(PROBE_QUERY));
     match asked.await {
         Ok(Ok(rows)) => role_from(rows.first().map(Vec::as_slice).unwrap_or_default()),
         _ => {

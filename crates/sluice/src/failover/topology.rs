@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use config::HostPort;
+use config::{HostPort, ServerAuth};
 use tokio::sync::{watch, Notify};
 
 use super::events::{EventCounts, FailoverEvents};
@@ -19,13 +19,17 @@ pub struct Writer {
     pub generation: u64,
 }
 
-/// What the monitor watches, and how: from `[database]`, replaced by a reload.
+/// What the monitor watches, and how it probes: from `[database]`, replaced by a reload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Watched {
     pub hosts: Vec<HostPort>,
     pub probe_interval: Duration,
     /// A standby further behind than this is not readable.
     pub max_replica_lag: Duration,
+    /// Bounds each probe's connect and query.
+    pub connect_timeout: Duration,
+    /// The same as every other server connection's.
+    pub server_auth: ServerAuth,
 }
 
 /// Shared between the monitor (which writes it) and the target (which reads it).
@@ -55,6 +59,8 @@ impl Default for Topology {
             hosts: Vec::new(),
             probe_interval: Duration::from_secs(1),
             max_replica_lag: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            server_auth: ServerAuth::default(),
         })
     }
 }

@@ -36,7 +36,7 @@ pub async fn login(
     client: &mut ClientConn,
     route: Route,
 ) -> Result<Option<Admitted>, SessionError> {
-    let startup = match negotiate(client, shared.client_tls.as_ref()).await? {
+    let startup = match negotiate(client, shared.client_tls.load().as_deref()).await? {
         Negotiated::Cancel(key) => {
             forward_cancel(shared, key).await;
             return Ok(None);

@@ -187,8 +187,11 @@ async fn end_session(
 async fn refuse_over_limit(shared: &Shared, client: &mut ClientConn) {
     let max = shared.config().proxy.max_client_connections;
     let deadline = shared.config().proxy.login_timeout;
-    if let Ok(Ok(_)) =
-        tokio::time::timeout(deadline, negotiate(client, shared.client_tls.as_ref())).await
+    if let Ok(Ok(_)) = tokio::time::timeout(
+        deadline,
+        negotiate(client, shared.client_tls.load().as_deref()),
+    )
+    .await
     {
         if let Some(fatal) = SessionError::TooManyClients(max).client_fatal() {
             client.send_fatal(&fatal).await;

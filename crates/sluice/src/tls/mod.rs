@@ -13,7 +13,7 @@ mod verifiers;
 use std::sync::Arc;
 
 pub use acceptor::ClientTls;
-pub use cert_store::{CertError, CertStore};
+pub use cert_store::CertError;
 pub use connector::ServerTls;
 pub use pump::{hand_over, local_pair};
 

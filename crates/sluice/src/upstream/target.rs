@@ -58,8 +58,8 @@ pub struct Target {
     /// `[database]` as in force; a reload replaces it.
     settings: ArcSwap<DatabaseConfig>,
     max_prepared: usize,
-    /// tls_mode applied to every connection to any host.
-    pub tls: Arc<ServerTls>,
+    /// tls_mode applied to every new connection to any host; a reload swaps it.
+    pub tls: Arc<ArcSwap<ServerTls>>,
     server_max_connections: OnceCell<u32>,
     // std Mutex: held only to clone an Arc in or out, never across an await.
     params: Mutex<HashMap<ParamsKey, Arc<OnceCell<ServerParams>>>>,
@@ -74,6 +74,8 @@ fn watched(settings: &DatabaseConfig) -> Watched {
         hosts: settings.hosts.clone(),
         probe_interval: settings.probe_interval,
         max_replica_lag: settings.max_replica_lag,
+        connect_timeout: settings.connect_timeout,
+        server_auth: settings.server_auth,
     }
 }
 
@@ -93,7 +95,7 @@ impl Target {
             setups: ServerSetups::default(),
             settings: ArcSwap::from_pointee(settings),
             max_prepared,
-            tls,
+            tls: Arc::new(ArcSwap::new(tls)),
             server_max_connections: OnceCell::new(),
             params: Mutex::new(HashMap::new()),
             params_with_settings: Mutex::new(HashMap::new()),
@@ -182,25 +184,25 @@ impl Target {
         key: &PoolKey,
         creds: &Credentials,
     ) -> Result<ServerConn, UpstreamError> {
+        let (settings, tls) = (self.settings(), self.tls.load_full());
+        let (settings, tls) = (&settings, &tls);
         let connect_as = |login: LoginAs| async move {
             let params = ConnectParams {
                 host,
                 user: login.user(),
                 password: login.password(),
                 database: &key.database,
-                init_query: &self.settings().init_query,
+                init_query: &settings.init_query,
                 application_name: None,
-                timeout: self.settings().connect_timeout,
+                timeout: settings.connect_timeout,
                 key_cache: login.key_cache(),
                 max_prepared: self.max_prepared,
-                tls: &self.tls,
-                server_auth: self.settings().server_auth,
+                tls,
+                server_auth: settings.server_auth,
             };
             connect(&params).await
         };
-        let connected = creds
-            .log_in(self.settings().connect_timeout, connect_as)
-            .await;
+        let connected = creds.log_in(settings.connect_timeout, connect_as).await;
         match &connected {
             Ok(_) => ProxyStats::bump(&self.setups.succeeded),
             Err(_) => ProxyStats::bump(&self.setups.failed),

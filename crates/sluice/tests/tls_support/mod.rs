@@ -12,7 +12,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
-use sluice::{CertificateReloader, Proxy, ShutdownHandle};
+use sluice::{CertificateReloader, Proxy, ReloadHandle, ShutdownHandle};
 use test_support::{ClusterOptions, ClusterTls, HbaAuth, PgCluster};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -115,7 +115,10 @@ pub async fn cluster(auth: HbaAuth, tls: Option<(&Issued, bool)>) -> PgCluster {
 /// A running Sluice.
 pub struct Sluice {
     pub addr: SocketAddr,
-    pub reloader: Option<CertificateReloader>,
+    pub reloader: CertificateReloader,
+    /// The configuration it was started with, and a handle to reload another.
+    pub toml: String,
+    pub reload: ReloadHandle,
     shutdown: ShutdownHandle,
 }
 
@@ -160,6 +163,8 @@ filter = "warn"
     let sluice = Sluice {
         addr: proxy.local_addr(),
         reloader: proxy.certificate_reloader(),
+        toml,
+        reload: proxy.reload_handle(),
         shutdown: proxy.shutdown_handle(),
     };
     tokio::spawn(proxy.run());
