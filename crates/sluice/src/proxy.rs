@@ -40,7 +40,7 @@ pub struct Shared {
     /// Replaced whole by a reload; the monitor reads it too.
     pub users: Arc<ArcSwap<UserDirectory>>,
     /// Keys of the tokens clients may log in with.
-    pub tokens: TokenVerifier,
+    pub tokens: ArcSwap<TokenVerifier>,
     pub target: Target,
     pub cancels: Arc<CancelRegistry>,
     pub statements: StatementRegistry,
@@ -245,7 +245,7 @@ impl Proxy {
         let shared = Shared {
             client_tls: ArcSwapOption::new(client_tls),
             users: Arc::new(ArcSwap::from_pointee(users)),
-            tokens,
+            tokens: ArcSwap::from_pointee(tokens),
             target: Target::new(
                 config.database.clone(),
                 config.proxy.max_prepared_statements,

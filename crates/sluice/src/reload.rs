@@ -4,10 +4,10 @@
 //! configuration, and the reason is logged.
 //!
 //! What reloads: users (passwords, secrets, authentication methods, databases, tokens
-//! allowed), the hosts and how they are probed, TLS on both sides, pool limits, timeouts,
-//! `init_query`, access rules, admin console users and the connection and pin log switches.
-//! Keys bound at startup (listeners, token keys, ...) keep their running values until a restart; a reload that
-//! changes them says which.
+//! allowed), the hosts and how they are probed, TLS on both sides, token issuers and keys,
+//! pool limits, timeouts, `init_query`, access rules, admin console users and the connection
+//! and pin log switches. Keys bound at startup (listeners, ...) keep their running values until
+//! a restart; a reload that changes them says which.
 
 use anyhow::{anyhow, bail, Context};
 use config::Config;
@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::auth::UserDirectory;
 use crate::proxy::Shared;
 use crate::tls::{ClientTls, ServerTls};
+use crate::tokens::TokenVerifier;
 
 /// What a successful reload could not apply.
 #[derive(Debug, Default)]
@@ -48,8 +49,12 @@ pub async fn reload(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
     let users = UserDirectory::load(&new).await?;
     let (config, restart_needed) = keep_startup_keys(&running, new);
     let tls = Tls::load(&running, &config)?;
+    let tokens = TokenVerifier::reload(&config, Some(&shared.tokens.load()))
+        .await
+        .context("token authentication: cannot load the keys")?;
     let closed = shared.target.apply_settings(config.database.clone());
     tls.apply(shared);
+    shared.tokens.store(Arc::new(tokens));
     shared.replace_config(config, users);
     if !closed.is_empty() {
         tokio::spawn(async move {
@@ -165,8 +170,6 @@ fn keep_startup_keys(running: &Config, mut new: Config) -> (Config, Vec<&'static
         "endpoints" => endpoints,
         "admin.listen" => admin.listen,
         "secrets" => secrets,
-        "tokens" => tokens,
-        "token_issuers" => token_issuers,
         "log.format" => log.format,
         "log.filter" => log.filter,
         "log.log_failover" => log.log_failover,

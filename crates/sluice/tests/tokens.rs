@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use config::Config;
 use serde_json::json;
-use sluice::{Proxy, ShutdownHandle};
+use sluice::{Proxy, ReloadHandle, ShutdownHandle};
 use test_support::{run_client, HbaAuth, PgCluster};
 use tls_support::{cluster, proxy_tls, Ca, Files, APP};
 use token_support::*;
@@ -42,6 +42,7 @@ struct Side {
     idp_rsa_key: IdpKey,
     addr: std::net::SocketAddr,
     shutdown: ShutdownHandle,
+    reload: ReloadHandle,
     _pg: PgCluster,
 }
 
@@ -114,6 +115,8 @@ users = {{ "{ETL}" = ["{REQUIRED}"], "*" = ["*"] }}
     let config = Config::load(&config_path).unwrap();
     let proxy = Proxy::bind(config.clone()).await.unwrap();
     let (addr, shutdown) = (proxy.local_addr(), proxy.shutdown_handle());
+    let reload = proxy.reload_handle();
+    proxy.set_config_path(config_path.clone());
     tokio::spawn(proxy.run());
     Side {
         ca,
@@ -124,6 +127,7 @@ users = {{ "{ETL}" = ["{REQUIRED}"], "*" = ["*"] }}
         idp_rsa_key,
         addr,
         shutdown,
+        reload,
         _pg: pg,
     }
 }
@@ -618,4 +622,43 @@ async fn tokens_never_reach_the_log() {
     for part in good.split('.') {
         assert!(!text.contains(part));
     }
+}
+
+/// Keys rotated in place take effect on a reload: the issuer's new JWKS file and Sluice's new
+/// signing key are trusted, tokens signed with the old keys are refused, and a session that
+/// logged in with an old token carries on.
+#[tokio::test]
+async fn a_reload_rotates_token_keys_in_place() {
+    let side = side("").await;
+    let old_idp = side.idp_key.sign(&claims(IDP, IDP_AUDIENCE, ETL));
+    let old_own = side.own_token(REQUIRED, Duration::from_secs(300));
+    let session = side.tls_client(REQUIRED, &old_idp).await.unwrap();
+    side.tls_client(REQUIRED, &old_own).await.unwrap();
+
+    let new_idp_key = IdpKey::es256("es-2");
+    side.files
+        .write("idp-jwks.json", &jwks(&[&new_idp_key, &side.idp_rsa_key]));
+    side.files.write("token-signing.pem", &signing_key_pem());
+    let kept = side.reload.reload_file().await.unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
+
+    let new_idp = new_idp_key.sign(&claims(IDP, IDP_AUDIENCE, ETL));
+    let client = side.tls_client(REQUIRED, &new_idp).await.unwrap();
+    assert_eq!(current_user(&client).await, REQUIRED);
+    let new_own = side.own_token(REQUIRED, Duration::from_secs(300));
+    let client = side.tls_client(REQUIRED, &new_own).await.unwrap();
+    assert_eq!(current_user(&client).await, REQUIRED);
+
+    let refused = side.tls_client(REQUIRED, &old_idp).await;
+    assert_refused(refused, "28000", "no key of the issuer matches", &old_idp).await;
+    let refused = side.tls_client(REQUIRED, &old_own).await;
+    assert_refused(refused, "28000", "signature is invalid", &old_own).await;
+    assert_eq!(current_user(&session).await, REQUIRED);
+
+    // A key file that no longer loads refuses the reload; the keys in use stay.
+    side.files.write("token-signing.pem", "not a key");
+    let err = side.reload.reload_file().await.unwrap_err();
+    assert!(format!("{err:#}").contains("token"), "{err:#}");
+    let client = side.tls_client(REQUIRED, &new_idp).await.unwrap();
+    assert_eq!(current_user(&client).await, REQUIRED);
 }

@@ -39,7 +39,7 @@ pub async fn authenticate(
     match (entry.token_auth, on_tls) {
         // Boxed: the token exchange would otherwise grow every session's task.
         (TokenAuth::Optional | TokenAuth::Required, true) => {
-            Box::pin(token_login(client, &shared.tokens, entry)).await?;
+            Box::pin(token_login(client, &shared.tokens.load(), entry)).await?;
             return Ok(entry.clone());
         }
         (TokenAuth::Required, false) => {

@@ -42,6 +42,17 @@ impl TokenVerifier {
     /// Loads the signing key and the key sets; a JWKS URL is fetched once here and then
     /// refreshed in the background.
     pub async fn load(config: &Config) -> anyhow::Result<TokenVerifier> {
+        TokenVerifier::reload(config, None).await
+    }
+
+    /// [`TokenVerifier::load`] for a reload: files are read again (a key rotated in place is
+    /// picked up), while a JWKS URL that `previous` already follows keeps its key set and
+    /// refresher rather than being fetched again (a fetch failing just then would leave the
+    /// issuer without keys until the next refresh).
+    pub async fn reload(
+        config: &Config,
+        previous: Option<&TokenVerifier>,
+    ) -> anyhow::Result<TokenVerifier> {
         let own = match &config.tokens.signing_key_file {
             Some(path) => Some(DecodingKey::from_ed_der(
                 &SigningKey::load(path)?.public_key(),
@@ -55,7 +66,16 @@ impl TokenVerifier {
                     KeySet::from_file(path)
                         .with_context(|| format!("token_issuers[{i}].jwks_file"))?,
                 ),
-                JwksSource::Url { url, refresh } => fetch_and_refresh(url.clone(), *refresh).await,
+                JwksSource::Url { url, refresh } => {
+                    let followed = previous
+                        .into_iter()
+                        .flat_map(|p| &p.issuers)
+                        .find(|p| p.config.jwks == issuer.jwks);
+                    match followed {
+                        Some(followed) => followed.keys.clone(),
+                        None => fetch_and_refresh(url.clone(), *refresh).await,
+                    }
+                }
             };
             issuers.push(Issuer {
                 config: issuer.clone(),
