@@ -55,6 +55,8 @@ pub struct ClientEntry {
     pub connected_at: SystemTime,
     /// An admin console rather than a pooled session.
     pub admin: bool,
+    /// Connected to a read-only endpoint: its transactions go to standbys.
+    pub read_only: bool,
     state: AtomicU8,
     /// When the client last started waiting for a server, in µs after `connected`.
     waiting_since: AtomicU64,
@@ -161,6 +163,7 @@ pub struct NewClient {
     pub database: Arc<str>,
     pub peer: SocketAddr,
     pub admin: bool,
+    pub read_only: bool,
     pub route: Option<Arc<CancelRoute>>,
 }
 
@@ -180,6 +183,7 @@ impl ClientRegistry {
             peer: new.peer,
             connected_at: SystemTime::now(),
             admin: new.admin,
+            read_only: new.read_only,
             state: AtomicU8::new(ClientState::Idle as u8),
             waiting_since: AtomicU64::new(0),
             connected: Instant::now(),

@@ -145,37 +145,55 @@ pub fn log_outcome(outcome: &anyhow::Result<Reloaded>) {
     }
 }
 
-/// `new` with every key that is bound at startup set back to its running value, and the names
-/// of those that differed. Compared by their Debug form: none of these keys holds a secret.
-fn keep_startup_keys(running: &Config, mut new: Config) -> (Config, Vec<&'static str>) {
-    let mut kept = Vec::new();
-    macro_rules! keep {
-        ($($name:literal => $($field:ident).+),* $(,)?) => {$(
-            if format!("{:?}", running.$($field).+) != format!("{:?}", new.$($field).+) {
-                kept.push($name);
-                new.$($field).+ = running.$($field).+.clone();
-            }
-        )*};
-    }
-    keep!(
-        "proxy.listen" => proxy.listen,
-        "proxy.max_client_connections" => proxy.max_client_connections,
-        "proxy.pool_mode" => proxy.pool_mode,
-        "proxy.worker_threads" => proxy.worker_threads,
-        "proxy.max_prepared_statements" => proxy.max_prepared_statements,
-        "proxy.ignore_pin_reasons" => proxy.ignore_pin_reasons,
-        "proxy.max_failed_logins" => proxy.max_failed_logins,
-        "proxy.failed_login_window" => proxy.failed_login_window,
-        "proxy.so_reuseport" => proxy.so_reuseport,
-        "endpoints" => endpoints,
-        "admin.listen" => admin.listen,
-        "secrets" => secrets,
-        "log.format" => log.format,
-        "log.filter" => log.filter,
-        "log.log_failover" => log.log_failover,
-        "log.stats_interval" => log.stats_interval,
-    );
-    (new, kept)
+/// Defines [`STARTUP_KEYS`] and `keep_startup_keys` from one list, so the two cannot drift.
+macro_rules! startup_keys {
+    ($($name:literal => $($field:ident).+),* $(,)?) => {
+        /// Keys bound at startup: a reload keeps their running values (`SHOW CONFIG` shows
+        /// them as not changeable).
+        pub const STARTUP_KEYS: &[&str] = &[$($name),*];
+
+        /// `new` with every key that is bound at startup set back to its running value, and
+        /// the names of those that differed. Compared by their Debug form: none of these keys
+        /// holds a secret.
+        fn keep_startup_keys(running: &Config, mut new: Config) -> (Config, Vec<&'static str>) {
+            let mut kept = Vec::new();
+            $(
+                if format!("{:?}", running.$($field).+) != format!("{:?}", new.$($field).+) {
+                    kept.push($name);
+                    new.$($field).+ = running.$($field).+.clone();
+                }
+            )*
+            (new, kept)
+        }
+    };
+}
+
+startup_keys!(
+    "proxy.listen" => proxy.listen,
+    "proxy.max_client_connections" => proxy.max_client_connections,
+    "proxy.pool_mode" => proxy.pool_mode,
+    "proxy.worker_threads" => proxy.worker_threads,
+    "proxy.max_prepared_statements" => proxy.max_prepared_statements,
+    "proxy.ignore_pin_reasons" => proxy.ignore_pin_reasons,
+    "proxy.max_failed_logins" => proxy.max_failed_logins,
+    "proxy.failed_login_window" => proxy.failed_login_window,
+    "proxy.so_reuseport" => proxy.so_reuseport,
+    "endpoints" => endpoints,
+    "admin.listen" => admin.listen,
+    "secrets" => secrets,
+    "log.format" => log.format,
+    "log.filter" => log.filter,
+    "log.log_failover" => log.log_failover,
+    "log.stats_interval" => log.stats_interval,
+);
+
+/// Whether a reload changes `key` (a `SHOW CONFIG` path such as `proxy.listen`,
+/// `endpoints[0].listen` or `secrets.refresh_interval`).
+pub fn changeable(key: &str) -> bool {
+    !STARTUP_KEYS.iter().any(|bound| {
+        key.strip_prefix(bound)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    })
 }
 
 #[cfg(test)]
@@ -206,5 +224,18 @@ mod tests {
         assert_ne!(applied.database.hosts, running.database.hosts);
         assert_eq!(applied.users.len(), 2);
         assert!(!applied.log.log_connections);
+    }
+
+    #[test]
+    fn changeable_follows_the_startup_keys() {
+        assert!(!changeable("proxy.listen"));
+        assert!(!changeable("endpoints[0].listen"));
+        assert!(!changeable("secrets.refresh_interval"));
+        assert!(
+            changeable("proxy.listen_backlog"),
+            "a prefix of a word is not a match"
+        );
+        assert!(changeable("database.hosts"));
+        assert!(changeable("users[0].password"));
     }
 }

@@ -87,7 +87,8 @@ async fn show_commands_use_pgbouncer_columns_with_plausible_values() {
             "sv_login",
             "maxwait",
             "maxwait_us",
-            "pool_mode"
+            "pool_mode",
+            "role"
         ]
     );
     let pool = records(&pools)
@@ -153,7 +154,14 @@ async fn show_commands_use_pgbouncer_columns_with_plausible_values() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(!text.contains(APP_PASSWORD), "a password leaked: {text}");
-    assert!(text.contains("users[0].password,<redacted>"), "{text}");
+    assert!(text.contains("users[0].password,<redacted>,yes"), "{text}");
+    assert!(text.contains("database.hosts,"), "{text}");
+    let changeable = |key: &str| {
+        let row = config.iter().find(|r| r[0] == key).unwrap();
+        row[2].clone()
+    };
+    assert_eq!(changeable("database.hosts"), "yes");
+    assert_eq!(changeable("proxy.listen"), "no");
 
     let version = console(&fx, "SHOW VERSION");
     assert!(version[1][0].starts_with("Sluice "), "{version:?}");

@@ -98,7 +98,7 @@ async fn counters_follow_a_pgbench_run() {
     assert!(after["sluice_database_connections_setup_succeeded_total"] >= 1.0);
     assert_eq!(after["sluice_database_connections_borrowed"], 0.0);
     assert_eq!(after["sluice_client_connections_tls_total"], 0.0);
-    let pool = r#"{database="app",user="app"}"#;
+    let pool = r#"{database="app",user="app",role="read-write"}"#;
     assert_eq!(
         after[&format!("sluice_pool_connections{pool}")],
         after["sluice_database_connections"]

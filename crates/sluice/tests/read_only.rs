@@ -22,6 +22,9 @@ name = "reader-or-writer"
 listen = "127.0.0.1:0"
 role = "read-only"
 fallback_to_writer = true
+
+[admin]
+listen = "127.0.0.1:0"
 "#;
 
 async fn start(standbys: usize) -> Fixture {
@@ -92,6 +95,25 @@ async fn reads_go_to_the_least_busy_standby_and_never_to_the_writer() {
         .await
         .unwrap_err();
     assert_eq!(common::sqlstate(&err).as_deref(), Some("25006"));
+
+    // The admin views count the standbys' connections in read-only rows of their own.
+    let admin = fx.admin_addr.unwrap();
+    let pools = common::admin_http::get_json(admin, "/api/pools").await;
+    let read_only = pools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "read-only" && p["user"] == common::APP)
+        .unwrap_or_else(|| panic!("no read-only pool: {pools}"));
+    assert_eq!(read_only["sv_active"], 2, "{read_only}");
+    assert!(read_only["cl_active"].as_u64().unwrap() >= 2, "{read_only}");
+    let metrics = common::admin_http::scrape(admin).await;
+    let series = format!(
+        "sluice_pool_in_use_connections{{database=\"{0}\",user=\"{0}\",role=\"read-only\"}}",
+        common::APP
+    );
+    assert_eq!(metrics.get(&series), Some(&2.0), "{metrics:?}");
+
     second.simple_query("ROLLBACK").await.unwrap();
     first.simple_query("COMMIT").await.unwrap();
 

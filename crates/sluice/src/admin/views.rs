@@ -10,12 +10,20 @@ use serde::Serialize;
 
 use crate::clients::ClientState;
 use crate::proxy::Shared;
+use crate::upstream::Route;
 
-/// One (database, user) pool, in PgBouncer's SHOW POOLS terms.
+const READER: Route = Route::Reader {
+    fallback_to_writer: false,
+};
+
+/// One (database, user) pool, in PgBouncer's SHOW POOLS terms. Read-only endpoints have their
+/// own rows: their clients, and the server connections of every standby's pool together.
 #[derive(Debug, Serialize)]
 pub struct PoolView {
     pub database: String,
     pub user: String,
+    /// `read-write` (the writer's pool) or `read-only` (the standbys' pools).
+    pub role: &'static str,
     /// Logged-in clients not waiting for a server connection (idle or holding one).
     pub cl_active: u64,
     /// Clients waiting for a server connection (queued in the pool, or held by PAUSE).
@@ -33,15 +41,22 @@ pub struct PoolView {
 
 pub fn pools(shared: &Shared) -> Vec<PoolView> {
     let mode = shared.config().proxy.pool_mode.as_str();
-    let mut pools: BTreeMap<(String, String), PoolView> = BTreeMap::new();
-    for (key, stats) in shared.target.pool.stats().keys {
-        let pool = pool_entry(&mut pools, &key.database, &key.user, mode);
-        pool.sv_active = stats.borrowed as u64;
-        pool.sv_idle = stats.idle as u64;
-        pool.sv_login = stats.connecting as u64;
+    let mut pools: BTreeMap<PoolRow, PoolView> = BTreeMap::new();
+    for (route, key, stats) in shared.target.pool_stats() {
+        let role = route.role();
+        let pool = pool_entry(&mut pools, (&key.database, &key.user, role), mode);
+        pool.sv_active += stats.borrowed as u64;
+        pool.sv_idle += stats.idle as u64;
+        pool.sv_login += stats.connecting as u64;
     }
     for client in shared.clients.all().iter().filter(|c| !c.admin) {
-        let pool = pool_entry(&mut pools, &client.database, &client.user, mode);
+        let role = if client.read_only {
+            READER
+        } else {
+            Route::Writer
+        }
+        .role();
+        let pool = pool_entry(&mut pools, (&client.database, &client.user, role), mode);
         match client.state() {
             ClientState::Waiting => {
                 pool.cl_waiting += 1;
@@ -54,17 +69,20 @@ pub fn pools(shared: &Shared) -> Vec<PoolView> {
     pools.into_values().collect()
 }
 
+/// (database, user, role)
+type PoolRow = (String, String, &'static str);
+
 fn pool_entry<'p>(
-    pools: &'p mut BTreeMap<(String, String), PoolView>,
-    database: &str,
-    user: &str,
+    pools: &'p mut BTreeMap<PoolRow, PoolView>,
+    (database, user, role): (&str, &str, &'static str),
     mode: &'static str,
 ) -> &'p mut PoolView {
     pools
-        .entry((database.to_owned(), user.to_owned()))
+        .entry((database.to_owned(), user.to_owned(), role))
         .or_insert_with(|| PoolView {
             database: database.to_owned(),
             user: user.to_owned(),
+            role,
             cl_active: 0,
             cl_waiting: 0,
             sv_active: 0,

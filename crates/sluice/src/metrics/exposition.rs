@@ -1,5 +1,6 @@
 //! Encoding every metric at scrape time, from the proxy's shared state.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use super::{HistogramSnapshot, ProxyStats};
 use crate::failover::HostState;
 use crate::proxy::Shared;
 use crate::session::pinning::PinReason;
+use crate::upstream::PoolKey;
 
 /// What `/metrics` answers with (OpenMetrics text, which Prometheus reads).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -221,8 +223,15 @@ fn servers(e: &mut DescriptorEncoder, shared: &Shared) -> fmt::Result {
 }
 
 fn pools(e: &mut DescriptorEncoder, shared: &Shared) -> fmt::Result {
-    let mut keys = shared.target.pool.stats().keys;
-    keys.sort_by(|a, b| (&a.0.database, &a.0.user).cmp(&(&b.0.database, &b.0.user)));
+    // The standbys' pools add up per key into one read-only series.
+    let mut keys: BTreeMap<(&str, PoolKey), pool::KeyStats> = BTreeMap::new();
+    for (route, key, stats) in shared.target.pool_stats() {
+        let sum = keys.entry((route.role(), key)).or_default();
+        sum.idle += stats.idle;
+        sum.borrowed += stats.borrowed;
+        sum.connecting += stats.connecting;
+        sum.waiting += stats.waiting;
+    }
     type Figure = fn(&pool::KeyStats) -> usize;
     let figures: [(&str, &str, Figure); 4] = [
         (
@@ -248,8 +257,12 @@ fn pools(e: &mut DescriptorEncoder, shared: &Shared) -> fmt::Result {
     ];
     for (name, help, figure) in figures {
         let mut family = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
-        for (key, stats) in &keys {
-            let labels = [("database", &*key.database), ("user", &*key.user)];
+        for ((role, key), stats) in &keys {
+            let labels = [
+                ("database", &*key.database),
+                ("user", &*key.user),
+                ("role", *role),
+            ];
             family
                 .encode_family(&labels)?
                 .encode_gauge(&signed(figure(stats)))?;

@@ -24,4 +24,12 @@ impl Route {
     pub fn is_reader(self) -> bool {
         matches!(self, Route::Reader { .. })
     }
+
+    /// `read-write` or `read-only`, as endpoints are configured and pools are shown.
+    pub fn role(self) -> &'static str {
+        match self {
+            Route::Writer => "read-write",
+            Route::Reader { .. } => "read-only",
+        }
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use config::DatabaseConfig;
-use pool::{BorrowError, Grant, Group, Limits, Pooled};
+use pool::{BorrowError, Grant, Group, KeyStats, Limits, Pooled};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
@@ -24,7 +24,7 @@ use config::HostPort;
 
 /// Server connections are pooled per (database, user): a connection logged in as one role
 /// into one database can only serve clients of that pair.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PoolKey {
     pub database: Arc<str>,
     pub user: Arc<str>,
@@ -431,6 +431,20 @@ impl Target {
                 Err(BorrowError::Closed) => return Err(BorrowFailure::ShuttingDown),
             }
         }
+    }
+
+    /// Every pool's counts per key: the writer's, then each standby's (a key may repeat).
+    pub fn pool_stats(&self) -> Vec<(Route, PoolKey, KeyStats)> {
+        let writer = self.pool.stats().keys.into_iter();
+        let mut all: Vec<_> = writer.map(|(k, s)| (Route::Writer, k, s)).collect();
+        let reader = Route::Reader {
+            fallback_to_writer: false,
+        };
+        for pool in self.readers.all().iter() {
+            let keys = pool.pool.stats().keys.into_iter();
+            all.extend(keys.map(|(k, s)| (reader, k, s)));
+        }
+        all
     }
 
     /// Idle connections past their idle timeout or lifetime, in every pool.

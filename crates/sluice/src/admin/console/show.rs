@@ -31,6 +31,7 @@ fn pools(shared: &Shared) -> ResultSet {
         Int("maxwait"),
         Int("maxwait_us"),
         Text("pool_mode"),
+        Text("role"),
     ]);
     for p in views::pools(shared) {
         let whole = p.maxwait.trunc();
@@ -45,6 +46,7 @@ fn pools(shared: &Shared) -> ResultSet {
             v(whole as u64),
             v(((p.maxwait - whole) * 1e6) as u64),
             v(p.pool_mode),
+            v(p.role),
         ]);
     }
     rs
@@ -181,7 +183,12 @@ fn config(shared: &Shared) -> ResultSet {
         Column::Text("changeable"),
     ]);
     for (key, value) in config_view::settings(&shared.config()) {
-        rs.row(vec![v(key), v(config_view::text(&value)), v("no")]);
+        let changeable = if crate::reload::changeable(&key) {
+            "yes"
+        } else {
+            "no"
+        };
+        rs.row(vec![v(key), v(config_view::text(&value)), v(changeable)]);
     }
     rs
 }
