@@ -123,7 +123,8 @@ fn init_logging(cli: &Cli, format: LogFormat, filter: &str) -> anyhow::Result<()
         Some(LogFormatArg::Json) => LogFormat::Json,
         None => format,
     };
-    sluice::telemetry::init_logging(format, cli.log_filter.as_deref().unwrap_or(filter))
+    let pinned = cli.log_filter.is_some();
+    sluice::telemetry::init_logging(format, cli.log_filter.as_deref().unwrap_or(filter), pinned)
 }
 
 fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {

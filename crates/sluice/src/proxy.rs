@@ -91,7 +91,16 @@ impl Shared {
 
     pub(crate) fn replace_config(&self, config: Config, users: UserDirectory) {
         self.users.store(Arc::new(users));
+        self.follow_log_switches(&config);
         self.config.store(Arc::new(config));
+    }
+
+    /// The switches read outside the config on every use.
+    fn follow_log_switches(&self, config: &Config) {
+        let topology = &self.target.topology;
+        topology
+            .log_elections
+            .store(config.log.log_failover, Ordering::Relaxed);
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -280,6 +289,7 @@ impl Proxy {
             config: ArcSwap::from_pointee(config),
             config_path: std::sync::Mutex::new(None),
         };
+        shared.follow_log_switches(&shared.config());
         Ok(Proxy {
             shared: Arc::new(shared),
             listener,
@@ -355,19 +365,18 @@ impl Proxy {
         let reaper = tokio::spawn(reap_idle_servers(shared.clone()));
         let monitor = start_monitor(&shared);
         let readers = tokio::spawn(follow_standbys(shared.clone()));
-        let refresher = shared.config().secrets.refresh_interval.map(|every| {
-            let users = shared.users.clone();
-            tokio::spawn(refresh_every(every, move || users.load().all_credentials()))
+        let refresher = tokio::spawn({
+            let (config, users) = (shared.clone(), shared.users.clone());
+            refresh_every(
+                move || config.config().secrets.refresh_interval,
+                move || users.load().all_credentials(),
+            )
         });
         let admin = admin_listener.map(|l| {
             tracing::info!(listen = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "admin listener up");
             tokio::spawn(crate::admin::serve_http(l, shared.clone()))
         });
-        let stats_log = shared
-            .config()
-            .log
-            .stats_interval
-            .map(|every| tokio::spawn(crate::metrics::log_stats(shared.clone(), every)));
+        let stats_log = tokio::spawn(crate::metrics::log_stats(shared.clone()));
         let listeners = std::iter::once((listener, Route::Writer)).chain(endpoints);
         let serving = listeners.map(|(listener, route)| {
             let addr = listener.local_addr().map(|a| a.to_string());
@@ -381,7 +390,7 @@ impl Proxy {
         reaper.abort();
         monitor.abort();
         readers.abort();
-        for task in [refresher, admin, stats_log].into_iter().flatten() {
+        for task in [refresher, stats_log].into_iter().chain(admin) {
             task.abort();
         }
         for conn in shared.target.retire_all() {
@@ -406,7 +415,6 @@ fn start_monitor(shared: &Arc<Shared>) -> tokio::task::JoinHandle<()> {
             .cloned()
             .unwrap_or_else(|| "postgres".into()),
         tls: shared.target.tls.clone(),
-        log_elections: shared.config().log.log_failover,
     };
     let pool = shared.target.pool.clone();
     let live = shared.target.live.clone();

@@ -46,6 +46,7 @@ pub async fn reload(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
              file, or restart Sluice to change it"
         );
     }
+    crate::telemetry::check_filter(&new.log.filter)?;
     let users = UserDirectory::load(&new).await?;
     let (config, restart_needed) = keep_startup_keys(&running, new);
     let tls = Tls::load(&running, &config)?;
@@ -55,6 +56,10 @@ pub async fn reload(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
     let closed = shared.target.apply_settings(config.database.clone());
     tls.apply(shared);
     shared.tokens.store(Arc::new(tokens));
+    // Checked above; a filter that still fails to apply leaves the old one, which is harmless.
+    if let Err(e) = crate::telemetry::set_filter(&config.log.filter) {
+        tracing::warn!(error = %e, "log.filter not changed");
+    }
     shared.replace_config(config, users);
     if !closed.is_empty() {
         tokio::spawn(async move {
@@ -180,11 +185,7 @@ startup_keys!(
     "proxy.so_reuseport" => proxy.so_reuseport,
     "endpoints" => endpoints,
     "admin.listen" => admin.listen,
-    "secrets" => secrets,
     "log.format" => log.format,
-    "log.filter" => log.filter,
-    "log.log_failover" => log.log_failover,
-    "log.stats_interval" => log.stats_interval,
 );
 
 /// Whether a reload changes `key` (a `SHOW CONFIG` path such as `proxy.listen`,
@@ -230,7 +231,7 @@ mod tests {
     fn changeable_follows_the_startup_keys() {
         assert!(!changeable("proxy.listen"));
         assert!(!changeable("endpoints[0].listen"));
-        assert!(!changeable("secrets.refresh_interval"));
+        assert!(!changeable("log.format"));
         assert!(
             changeable("proxy.listen_backlog"),
             "a prefix of a word is not a match"

@@ -167,3 +167,45 @@ async fn reload_from_the_admin_console_reads_the_file_again() {
     let later = fx.try_client("later", "later-secret-pw").await.unwrap();
     later.simple_query("SELECT 1").await.unwrap();
 }
+
+/// The real binary: SIGHUP switches `log.filter` and the periodic stats line on and off, so
+/// an operator can turn logging up on a running Sluice and down again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_changes_the_log_filter_and_the_stats_line() {
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", common::binary::free_port())
+        .parse()
+        .unwrap();
+    let config = |filter: &str, stats: &str| {
+        format!(
+            "[proxy]\nlisten = \"{addr}\"\n[database]\nhosts = [\"127.0.0.1:9\"]\n\
+             [[users]]\nname = \"a\"\npassword = \"b\"\n\
+             [log]\nfilter = \"{filter}\"\nstats_interval = \"{stats}\"\n"
+        )
+    };
+    let sluice = common::binary::SluiceProcess::start(&config("warn", "0s"), addr, "", &[])
+        .await
+        .unwrap();
+    let stats_lines = |log: &str| log.lines().filter(|l| l.contains(" stats ")).count();
+
+    std::fs::write(&sluice.config_path, config("info", "200ms")).unwrap();
+    sluice.hangup();
+    let on = common::eventually(Duration::from_secs(10), || async {
+        let log = sluice.log();
+        log.contains("configuration reloaded") && stats_lines(&log) >= 2
+    })
+    .await;
+    assert!(on, "{}", sluice.log());
+
+    std::fs::write(&sluice.config_path, config("warn", "0s")).unwrap();
+    sluice.hangup();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after_off = stats_lines(&sluice.log());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let log = sluice.log();
+    assert_eq!(stats_lines(&log), after_off, "stats still logged: {log}");
+    assert_eq!(
+        log.matches("configuration reloaded").count(),
+        1,
+        "the second reload's info line passed the warn filter: {log}"
+    );
+}

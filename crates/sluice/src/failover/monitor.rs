@@ -3,6 +3,7 @@
 //! every connect, so DNS-based failover is followed. Elections and hosts going up or down are
 //! also recorded as events for the status page.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,8 +27,6 @@ pub struct MonitorLogin {
     pub database: String,
     /// The same TLS settings as every other server connection (a reload swaps them).
     pub tls: Arc<ArcSwap<ServerTls>>,
-    /// Log elections and the loss of the writer (`[log] log_failover`).
-    pub log_elections: bool,
 }
 
 impl MonitorLogin {
@@ -121,7 +120,7 @@ pub fn spawn_monitor(
                 let (kind, detail) = election_event(writer.as_ref());
                 events.record(kind, detail);
                 match &writer {
-                    _ if !login.log_elections => {}
+                    _ if !topology.log_elections.load(Ordering::Relaxed) => {}
                     Some(host) => tracing::info!(writer = %host, ?roles, "writer elected"),
                     None => tracing::warn!(?roles, "no writer: new transactions wait"),
                 }

@@ -43,6 +43,8 @@ pub struct Topology {
     /// Every configured host, in configuration order, as of the last probe round.
     hosts: watch::Sender<Vec<HostHealth>>,
     watched: watch::Sender<Watched>,
+    /// `[log] log_failover`: log elections and the loss of the writer.
+    pub log_elections: std::sync::atomic::AtomicBool,
     events: FailoverEvents,
     /// When the latest probe round ended, for the admin interface. std Mutex: a timestamp
     /// copied in or out.
@@ -73,6 +75,7 @@ impl Topology {
             probe_now: Notify::new(),
             hosts: watch::channel(Vec::new()).0,
             watched: watch::channel(watched).0,
+            log_elections: std::sync::atomic::AtomicBool::new(true),
             probe_failure: std::sync::Mutex::new(None),
             events: FailoverEvents::default(),
             last_round: Mutex::new(None),

@@ -7,14 +7,23 @@ use std::time::Duration;
 use super::ProxyStats;
 use crate::proxy::Shared;
 
-pub async fn log_stats(shared: Arc<Shared>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
+/// While `stats_interval` is unset (it may be set by a reload), how often to look again.
+const SWITCHED_OFF_CHECK: Duration = Duration::from_secs(1);
+
+/// Runs for the proxy's life; the interval is read from the configuration in force each time.
+pub async fn log_stats(shared: Arc<Shared>) {
     let mut last = Totals::read(&shared.stats);
+    let mut since = tokio::time::Instant::now();
     loop {
-        tick.tick().await;
+        let every = shared.config().log.stats_interval;
+        tokio::time::sleep_until(since + every.unwrap_or(SWITCHED_OFF_CHECK)).await;
         let now = Totals::read(&shared.stats);
+        let elapsed = since.elapsed();
+        since = tokio::time::Instant::now();
+        if every.is_none() || shared.config().log.stats_interval.is_none() {
+            last = now;
+            continue;
+        }
         let pool = shared.target.pool.stats();
         let requests = now.requests - last.requests;
         let latency_micros = (now.latency_micros - last.latency_micros)
@@ -26,7 +35,7 @@ pub async fn log_stats(shared: Arc<Shared>, every: Duration) {
             servers_in_use = pool.borrowed,
             waiting = pool.waiting,
             requests,
-            requests_per_sec = format_args!("{:.1}", requests as f64 / every.as_secs_f64()),
+            requests_per_sec = format_args!("{:.1}", requests as f64 / elapsed.as_secs_f64()),
             avg_latency_us = latency_micros,
             logins = now.logins - last.logins,
             login_failures = now.login_failures - last.login_failures,

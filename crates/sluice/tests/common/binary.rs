@@ -9,6 +9,8 @@ pub struct SluiceProcess {
     child: Child,
     pub addr: SocketAddr,
     log: PathBuf,
+    /// The configuration file it was started with (rewrite it, then [`Self::hangup`]).
+    pub config_path: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -21,7 +23,7 @@ pub fn free_port() -> u16 {
 impl SluiceProcess {
     /// Starts `sluice --config <file> --log-filter <filter>` with `config` (which must listen on
     /// `addr`) and `env`; waits until it accepts connections. `Err` holds the log when it exits
-    /// instead.
+    /// instead. An empty `log_filter` leaves the filter to the file.
     pub async fn start(
         config: &str,
         addr: SocketAddr,
@@ -32,10 +34,12 @@ impl SluiceProcess {
         let config_path = dir.path().join("sluice.toml");
         std::fs::write(&config_path, config).unwrap();
         let log = dir.path().join("sluice.log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .arg("--config")
-            .arg(&config_path)
-            .args(["--log-filter", log_filter])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command.arg("--config").arg(&config_path);
+        if !log_filter.is_empty() {
+            command.args(["--log-filter", log_filter]);
+        }
+        let mut child = command
             .env_remove("RUST_LOG")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -53,6 +57,7 @@ impl SluiceProcess {
                     child,
                     addr,
                     log,
+                    config_path,
                     _dir: dir,
                 });
             }
@@ -60,6 +65,16 @@ impl SluiceProcess {
         }
         let _ = child.kill();
         Err("sluice did not start listening within 10s".into())
+    }
+
+    /// SIGHUP: reload the configuration file.
+    #[allow(dead_code)] // Not every test binary that includes this module reloads.
+    pub fn hangup(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 
     /// Everything logged so far.
