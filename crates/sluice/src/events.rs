@@ -28,6 +28,12 @@ pub enum EventKind {
     /// A client's login was refused: wrong password, unknown user, database not allowed,
     /// not an admin.
     AuthFailed,
+    /// A reload (SIGHUP, RELOAD) applied a new configuration.
+    ConfigReloaded,
+    /// A reload was refused; the running configuration stays.
+    ConfigRefused,
+    /// Shutdown requested: no new clients, sessions drain.
+    Draining,
 }
 
 impl EventKind {
@@ -40,6 +46,9 @@ impl EventKind {
             EventKind::LagExceeded => "lag_exceeded",
             EventKind::ConnectionsCut => "connections_cut",
             EventKind::AuthFailed => "auth_failed",
+            EventKind::ConfigReloaded => "config_reloaded",
+            EventKind::ConfigRefused => "config_refused",
+            EventKind::Draining => "draining",
         }
     }
 }

@@ -146,6 +146,12 @@ impl Observer {
         self.0.target.topology.events()
     }
 
+    /// The recent events the status page lists, as (kind, detail), oldest first.
+    pub fn events(&self) -> Vec<(&'static str, String)> {
+        let events = self.0.events.since(0).into_iter();
+        events.map(|e| (e.kind.as_str(), e.detail)).collect()
+    }
+
     /// Every host as of the monitor's last probe round.
     pub fn hosts(&self) -> Vec<HostHealth> {
         self.0.target.topology.hosts()
@@ -183,14 +189,14 @@ impl ReloadHandle {
     /// Applies `config`; Ok holds the keys that keep their running values until a restart.
     pub async fn reload(&self, config: Config) -> anyhow::Result<Vec<&'static str>> {
         let outcome = crate::reload::reload(&self.0, config).await;
-        crate::reload::log_outcome(&outcome);
+        crate::reload::report(&self.0, &outcome);
         outcome.map(|r| r.restart_needed)
     }
 
     /// Reads the configuration file again (see [`Proxy::set_config_path`]) and applies it.
     pub async fn reload_file(&self) -> anyhow::Result<Vec<&'static str>> {
         let outcome = crate::reload::reload_file(&self.0).await;
-        crate::reload::log_outcome(&outcome);
+        crate::reload::report(&self.0, &outcome);
         outcome.map(|r| r.restart_needed)
     }
 }
@@ -470,6 +476,12 @@ async fn drain(shared: &Shared) {
     let all = u32::try_from(max).unwrap_or(u32::MAX);
     let timeout = shared.config().proxy.shutdown_timeout;
     tracing::info!(?timeout, "draining client sessions");
+    let detail = format!(
+        "shutting down: draining {} client sessions (shutdown_timeout {})",
+        shared.clients.all().len(),
+        crate::error::humanize(timeout)
+    );
+    shared.events.record(EventKind::Draining, detail);
     let waited = tokio::time::timeout(timeout, shared.client_slots.acquire_many(all)).await;
     if waited.is_ok() {
         return;

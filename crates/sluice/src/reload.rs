@@ -15,6 +15,7 @@ use config::Config;
 use std::sync::Arc;
 
 use crate::auth::UserDirectory;
+use crate::events::EventKind;
 use crate::proxy::Shared;
 use crate::tls::{ClientTls, ServerTls};
 use crate::tokens::TokenVerifier;
@@ -133,8 +134,26 @@ impl Tls {
     }
 }
 
-/// Logs the outcome of a reload, as SIGHUP and RELOAD both report it.
-pub fn log_outcome(outcome: &anyhow::Result<Reloaded>) {
+/// Logs the outcome of a reload and records it for the status page, as SIGHUP and RELOAD both
+/// report it.
+pub fn report(shared: &Shared, outcome: &anyhow::Result<Reloaded>) {
+    log_outcome(outcome);
+    let (kind, detail) = match outcome {
+        Ok(r) if r.restart_needed.is_empty() => (EventKind::ConfigReloaded, String::new()),
+        Ok(r) => (
+            EventKind::ConfigReloaded,
+            format!("; kept until a restart: {}", r.restart_needed.join(", ")),
+        ),
+        Err(e) => (EventKind::ConfigRefused, format!(": {e:#}")),
+    };
+    let what = match kind {
+        EventKind::ConfigReloaded => "configuration reloaded",
+        _ => "configuration not reloaded",
+    };
+    shared.events.record(kind, format!("{what}{detail}"));
+}
+
+fn log_outcome(outcome: &anyhow::Result<Reloaded>) {
     match outcome {
         Ok(reloaded) if reloaded.restart_needed.is_empty() => {
             tracing::info!("configuration reloaded")

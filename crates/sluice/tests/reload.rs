@@ -132,6 +132,21 @@ async fn a_configuration_that_cannot_be_applied_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(kept, ["proxy.listen"]);
+
+    // Each outcome is an event on the status page.
+    let reloads: Vec<_> = fx
+        .observer
+        .events()
+        .into_iter()
+        .filter(|(kind, _)| kind.starts_with("config_"))
+        .collect();
+    let kinds: Vec<_> = reloads.iter().map(|(kind, _)| *kind).collect();
+    assert_eq!(
+        kinds,
+        ["config_refused", "config_refused", "config_reloaded"]
+    );
+    assert!(reloads[0].1.contains("ghost"), "{reloads:?}");
+    assert!(reloads[2].1.contains("proxy.listen"), "{reloads:?}");
     fx.client().await.simple_query("SELECT 1").await.unwrap();
 }
 

@@ -150,7 +150,7 @@ async fn control(
         Control::Reload => {
             tracing::warn!("RELOAD from the admin console");
             let outcome = crate::reload::reload_file(shared).await;
-            crate::reload::log_outcome(&outcome);
+            crate::reload::report(shared, &outcome);
             match outcome {
                 Ok(reloaded) if reloaded.restart_needed.is_empty() => Ok(("RELOAD", None)),
                 Ok(reloaded) => Ok((
