@@ -22,7 +22,7 @@ use crate::failover::{spawn_monitor, EventCounts, HostHealth, MonitorLogin};
 use crate::metrics::ProxyStats;
 use crate::pause::PauseGate;
 use crate::session::cancel::CancelRegistry;
-use crate::session::pinning::{PinCounters, PinReason};
+use crate::session::pinning::{PinCounters, PinReason, PinReasonSet, SharedPinReasonSet};
 use crate::statements::StatementRegistry;
 use crate::tls::{CertError, ClientTls, ServerTls};
 use crate::tokens::TokenVerifier;
@@ -46,7 +46,7 @@ pub struct Shared {
     pub statements: StatementRegistry,
     pub pins: PinCounters,
     /// Pin reasons the operator switched off (RDS Proxy's session pinning filters).
-    pub ignored_pins: Vec<PinReason>,
+    pub ignored_pins: SharedPinReasonSet,
     /// Failed logins per client address, for `max_failed_logins`.
     pub failed_logins: FailedLogins,
     /// Keys the fake SCRAM verifiers of unknown users, so they look like real ones.
@@ -91,16 +91,22 @@ impl Shared {
 
     pub(crate) fn replace_config(&self, config: Config, users: UserDirectory) {
         self.users.store(Arc::new(users));
-        self.follow_log_switches(&config);
+        self.follow_settings(&config);
         self.config.store(Arc::new(config));
     }
 
-    /// The switches read outside the config on every use.
-    fn follow_log_switches(&self, config: &Config) {
+    /// The settings kept outside the config, where the data path reads them without a load of
+    /// the whole config.
+    fn follow_settings(&self, config: &Config) {
         let topology = &self.target.topology;
         topology
             .log_elections
             .store(config.log.log_failover, Ordering::Relaxed);
+        let ignored = PinReasonSet::from_names(&config.proxy.ignore_pin_reasons);
+        self.ignored_pins.set(ignored);
+        let p = &config.proxy;
+        self.failed_logins
+            .set_limits(p.max_failed_logins, p.failed_login_window);
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -269,16 +275,7 @@ impl Proxy {
             cancels: Arc::new(CancelRegistry::default()),
             statements: StatementRegistry::default(),
             pins: PinCounters::default(),
-            ignored_pins: PinReason::ALL
-                .into_iter()
-                .filter(|r| {
-                    config
-                        .proxy
-                        .ignore_pin_reasons
-                        .iter()
-                        .any(|n| n == r.as_str())
-                })
-                .collect(),
+            ignored_pins: SharedPinReasonSet::default(),
             failed_logins: FailedLogins::new(
                 config.proxy.max_failed_logins,
                 config.proxy.failed_login_window,
@@ -295,7 +292,7 @@ impl Proxy {
             config: ArcSwap::from_pointee(config),
             config_path: std::sync::Mutex::new(None),
         };
-        shared.follow_log_switches(&shared.config());
+        shared.follow_settings(&shared.config());
         Ok(Proxy {
             shared: Arc::new(shared),
             listener,

@@ -224,3 +224,43 @@ async fn sighup_changes_the_log_filter_and_the_stats_line() {
         "the second reload's info line passed the warn filter: {log}"
     );
 }
+
+/// `ignore_pin_reasons` reloads: a reason switched off no longer pins the next client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_switches_a_pin_reason_off() {
+    let fx = Fixture::start().await;
+    let temp_pins = |fx: &Fixture| {
+        let pins = fx.observer.pins();
+        pins.iter().find(|(r, _)| *r == "temp_object").unwrap().1
+    };
+    let before = fx.client().await;
+    before
+        .batch_execute("CREATE TEMP TABLE scratch (n int)")
+        .await
+        .unwrap();
+    assert_eq!(temp_pins(&fx), 1);
+
+    let anchor = "shutdown_timeout = \"1s\"";
+    assert!(fx.config_text.contains(anchor));
+    let ignoring = fx.config_text.replace(
+        anchor,
+        &format!("{anchor}\nignore_pin_reasons = [\"temp_object\"]"),
+    );
+    let kept = fx
+        .reload
+        .reload(config::Config::from_toml_str(&ignoring).unwrap())
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
+    let after = fx.client().await;
+    after
+        .batch_execute("CREATE TEMP TABLE scratch (n int)")
+        .await
+        .unwrap();
+    assert_eq!(temp_pins(&fx), 1, "the switched-off reason pinned again");
+    // The client pinned before the reload keeps its server connection and its table.
+    before
+        .batch_execute("INSERT INTO scratch VALUES (1)")
+        .await
+        .unwrap();
+}

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,25 +15,41 @@ use tokio::time::Instant;
 const MAX_TRACKED_ADDRESSES: usize = 100_000;
 
 pub struct FailedLogins {
-    /// `None`: no limit.
-    limit: Option<u32>,
-    window: Duration,
+    /// 0: no limit. Atomics, so a reload can change the limit and the window.
+    limit: AtomicU32,
+    window_micros: AtomicU64,
     // std Mutex: held for a map lookup, never across an await.
     recent: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
 }
 
 impl FailedLogins {
     pub fn new(limit: Option<u32>, window: Duration) -> Self {
-        FailedLogins {
-            limit,
-            window,
+        let limits = FailedLogins {
+            limit: AtomicU32::new(0),
+            window_micros: AtomicU64::new(0),
             recent: Mutex::new(HashMap::new()),
-        }
+        };
+        limits.set_limits(limit, window);
+        limits
+    }
+
+    /// A reloaded `max_failed_logins` and `failed_login_window`; failures already counted
+    /// stay and are judged by the new values.
+    pub fn set_limits(&self, limit: Option<u32>, window: Duration) {
+        let micros = u64::try_from(window.as_micros()).unwrap_or(u64::MAX);
+        self.window_micros.store(micros, Ordering::Relaxed);
+        self.limit.store(limit.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    fn limits(&self) -> Option<(u32, Duration)> {
+        let limit = self.limit.load(Ordering::Relaxed);
+        let window = Duration::from_micros(self.window_micros.load(Ordering::Relaxed));
+        (limit > 0).then_some((limit, window))
     }
 
     /// `Err(wait)` when `address` is over the limit: how long until it may try again.
     pub fn check(&self, address: IpAddr) -> Result<(), Duration> {
-        let Some(limit) = self.limit else {
+        let Some((limit, window)) = self.limits() else {
             return Ok(());
         };
         let recent = self.lock();
@@ -40,25 +57,24 @@ impl FailedLogins {
             return Ok(());
         };
         let now = Instant::now();
-        let in_window = failures.iter().filter(|at| now < **at + self.window);
+        let in_window = failures.iter().filter(|at| now < **at + window);
         match in_window.clone().count() >= limit as usize {
             true => Err(in_window
                 .min()
-                .map_or(self.window, |oldest| *oldest + self.window - now)),
+                .map_or(window, |oldest| *oldest + window - now)),
             false => Ok(()),
         }
     }
 
     /// Counts one failed login from `address`.
     pub fn record(&self, address: IpAddr) {
-        let Some(limit) = self.limit else {
+        let Some((limit, window)) = self.limits() else {
             return;
         };
         let address = address.to_canonical();
         let now = Instant::now();
         let mut recent = self.lock();
         if recent.len() >= MAX_TRACKED_ADDRESSES && !recent.contains_key(&address) {
-            let window = self.window;
             recent.retain(|_, failures| failures.back().is_some_and(|at| now < *at + window));
             if recent.len() >= MAX_TRACKED_ADDRESSES {
                 return;
@@ -66,7 +82,7 @@ impl FailedLogins {
         }
         let failures = recent.entry(address).or_default();
         // Only the latest `limit` failures can decide anything.
-        if failures.len() >= limit as usize {
+        while failures.len() >= limit as usize {
             failures.pop_front();
         }
         failures.push_back(now);
@@ -105,6 +121,19 @@ mod tests {
         // An IPv4 client seen through an IPv6 listener is the same address.
         assert!(limits.check(ip("::ffff:10.0.0.1")).is_err());
         tokio::time::advance(Duration::from_secs(40)).await;
+        assert_eq!(limits.check(ip(ONE)), Ok(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_changes_the_limit_and_the_window() {
+        let limits = FailedLogins::new(Some(5), Duration::from_secs(60));
+        for _ in 0..3 {
+            limits.record(ip(ONE));
+        }
+        assert_eq!(limits.check(ip(ONE)), Ok(()));
+        limits.set_limits(Some(2), Duration::from_secs(10));
+        assert_eq!(limits.check(ip(ONE)), Err(Duration::from_secs(10)));
+        limits.set_limits(None, Duration::from_secs(10));
         assert_eq!(limits.check(ip(ONE)), Ok(()));
     }
 

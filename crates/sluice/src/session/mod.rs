@@ -333,7 +333,7 @@ impl<'a> Session<'a> {
             pin_for_good: false,
             maybe_released: false,
             commit_sent: false,
-            ignored_pins: &self.shared.ignored_pins,
+            ignored_pins: self.shared.ignored_pins.get(),
             counters: &self.shared.pins,
             client: &self.entry,
             log_pins,

@@ -1,7 +1,7 @@
 //! Session state that cannot move between server connections pins the client to its current
 //! one until it disconnects (RDS Proxy's "pinning"). Every pin has a reason, logged and counted.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
 use sql::Effect;
 
@@ -63,6 +63,41 @@ impl PinReason {
     }
 }
 
+/// A set of pin reasons (`ignore_pin_reasons`), as bits: read once per transaction, and
+/// swapped whole by a reload.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PinReasonSet(u16);
+
+impl PinReasonSet {
+    /// The reasons named in `names` (config validation has checked every name).
+    pub fn from_names(names: &[String]) -> Self {
+        let reasons = PinReason::ALL.into_iter();
+        PinReasonSet(
+            reasons
+                .filter(|r| names.iter().any(|n| n == r.as_str()))
+                .fold(0, |bits, r| bits | 1 << r.index()),
+        )
+    }
+
+    pub fn contains(self, reason: PinReason) -> bool {
+        self.0 & 1 << reason.index() != 0
+    }
+}
+
+/// [`PinReasonSet`] shared by every session, changed by a reload.
+#[derive(Debug, Default)]
+pub struct SharedPinReasonSet(AtomicU16);
+
+impl SharedPinReasonSet {
+    pub fn get(&self) -> PinReasonSet {
+        PinReasonSet(self.0.load(Ordering::Relaxed))
+    }
+
+    pub fn set(&self, set: PinReasonSet) {
+        self.0.store(set.0, Ordering::Relaxed);
+    }
+}
+
 /// Effects that may end the state behind a pin: then the server is asked whether it is gone.
 pub fn may_release(effect: &Effect) -> bool {
     matches!(
@@ -120,5 +155,24 @@ impl PinCounters {
 
     pub fn get(&self, reason: PinReason) -> u64 {
         self.counts[reason.index()].load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_set_holds_the_named_reasons_only() {
+        let set = PinReasonSet::from_names(&["listen".into(), "temp_object".into()]);
+        let held: Vec<_> = PinReason::ALL
+            .into_iter()
+            .filter(|r| set.contains(*r))
+            .collect();
+        assert_eq!(held, [PinReason::TempObject, PinReason::Listen]);
+        let shared = SharedPinReasonSet::default();
+        assert_eq!(shared.get(), PinReasonSet::default());
+        shared.set(set);
+        assert_eq!(shared.get(), set);
     }
 }

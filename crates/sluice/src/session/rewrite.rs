@@ -9,7 +9,7 @@ use pgwire::{encode, FrontendTag, ProtocolError, RawMessage};
 use super::exchange::{ClientStep, Exchange, Expect};
 use super::outbox::Edits;
 use super::params::Touched;
-use super::pinning::{may_release, verifiable, PinCounters, PinReason};
+use super::pinning::{may_release, verifiable, PinCounters, PinReason, PinReasonSet};
 use crate::clients::ClientEntry;
 use crate::statements::{ClientStatements, ServerStatements, Statement, StatementRegistry};
 use sql::{DiscardWhat, Effect, TransactionControl};
@@ -30,7 +30,7 @@ pub struct Rewriter<'a> {
     /// before answering, its outcome is unknown.
     pub commit_sent: bool,
     /// Pin reasons the operator switched off.
-    pub ignored_pins: &'a [PinReason],
+    pub ignored_pins: PinReasonSet,
     pub counters: &'a PinCounters,
     /// This client's entry in the registry (shows the pin to the admin interface).
     pub client: &'a ClientEntry,
@@ -46,7 +46,8 @@ impl Rewriter<'_> {
             if self.pin.is_some() && may_release(effect) {
                 self.maybe_released = true;
             }
-            if let Some(reason) = PinReason::of(effect).filter(|r| !self.ignored_pins.contains(r)) {
+            if let Some(reason) = PinReason::of(effect).filter(|r| !self.ignored_pins.contains(*r))
+            {
                 self.pin_for_good |= !verifiable(reason);
                 if self.pin.is_none() {
                     if self.log_pins {
