@@ -11,9 +11,9 @@ use anyhow::Context;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use config::Config;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
-use crate::accept::serve_listener;
+use crate::accept::{serve_listener, ClientSlots};
 use crate::auth::{FailedLogins, UserDirectory};
 use crate::clients::{ClientRegistry, KillReason};
 use crate::credentials::refresh_every;
@@ -51,7 +51,7 @@ pub struct Shared {
     pub failed_logins: FailedLogins,
     /// Keys the fake SCRAM verifiers of unknown users, so they look like real ones.
     pub process_key: [u8; 32],
-    pub client_slots: Arc<Semaphore>,
+    pub client_slots: ClientSlots,
     pub shutdown: watch::Receiver<bool>,
     /// For the admin console's SHUTDOWN.
     pub shutdown_handle: ShutdownHandle,
@@ -107,6 +107,7 @@ impl Shared {
         let p = &config.proxy;
         self.failed_logins
             .set_limits(p.max_failed_logins, p.failed_login_window);
+        self.client_slots.set_limit(p.max_client_connections);
     }
 
     pub fn next_client_id(&self) -> u64 {
@@ -281,7 +282,7 @@ impl Proxy {
                 config.proxy.failed_login_window,
             ),
             process_key: rand::random(),
-            client_slots: Arc::new(Semaphore::new(config.proxy.max_client_connections)),
+            client_slots: ClientSlots::new(config.proxy.max_client_connections),
             shutdown: shutdown_rx,
             shutdown_handle: ShutdownHandle(shutdown.clone()),
             stats: ProxyStats::default(),
@@ -469,8 +470,6 @@ fn bind_listener(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListe
 }
 
 async fn drain(shared: &Shared) {
-    let max = shared.config().proxy.max_client_connections;
-    let all = u32::try_from(max).unwrap_or(u32::MAX);
     let timeout = shared.config().proxy.shutdown_timeout;
     tracing::info!(?timeout, "draining client sessions");
     let detail = format!(
@@ -479,7 +478,7 @@ async fn drain(shared: &Shared) {
         crate::error::humanize(timeout)
     );
     shared.events.record(EventKind::Draining, detail);
-    let waited = tokio::time::timeout(timeout, shared.client_slots.acquire_many(all)).await;
+    let waited = tokio::time::timeout(timeout, shared.client_slots.all_free()).await;
     if waited.is_ok() {
         return;
     }
@@ -494,7 +493,7 @@ async fn drain(shared: &Shared) {
         entry.kill(KillReason::ShutdownTimeout);
     }
     let grace = crate::session::LAST_WORDS_TIMEOUT + Duration::from_secs(1);
-    if tokio::time::timeout(grace, shared.client_slots.acquire_many(all))
+    if tokio::time::timeout(grace, shared.client_slots.all_free())
         .await
         .is_err()
     {

@@ -194,7 +194,6 @@ macro_rules! startup_keys {
 
 startup_keys!(
     "proxy.listen" => proxy.listen,
-    "proxy.max_client_connections" => proxy.max_client_connections,
     "proxy.pool_mode" => proxy.pool_mode,
     "proxy.worker_threads" => proxy.worker_threads,
     "proxy.max_prepared_statements" => proxy.max_prepared_statements,
@@ -226,7 +225,7 @@ mod tests {
         let changed = BASE
             .replace("127.0.0.1:6432", "127.0.0.1:7000")
             .replace("10.0.0.1", "10.0.0.2")
-            .replace("7000\"\n", "7000\"\nmax_client_connections = 7\n")
+            .replace("7000\"\n", "7000\"\npool_mode = \"session\"\n")
             .replace(
                 "password = \"b\"",
                 "password = \"c\"\n[log]\nlog_connections = false",
@@ -236,7 +235,7 @@ mod tests {
         ))
         .unwrap();
         let (applied, kept) = keep_startup_keys(&running, new);
-        assert_eq!(kept, ["proxy.listen", "proxy.max_client_connections"]);
+        assert_eq!(kept, ["proxy.listen", "proxy.pool_mode"]);
         assert_eq!(applied.proxy.listen, running.proxy.listen);
         assert_ne!(applied.database.hosts, running.database.hosts);
         assert_eq!(applied.users.len(), 2);

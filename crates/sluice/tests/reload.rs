@@ -264,3 +264,42 @@ async fn a_reload_switches_a_pin_reason_off() {
         .await
         .unwrap();
 }
+
+/// A lower `max_client_connections` disconnects nobody: new clients are refused until enough
+/// have left, then the new limit holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_client_limit_applies_as_clients_leave() {
+    let fx = Fixture::start_with(Options {
+        max_client_connections: 3,
+        ..Options::default()
+    })
+    .await;
+    let first = fx.client().await;
+    let second = fx.client().await;
+    let lower = fx
+        .config_text
+        .replace("max_client_connections = 3", "max_client_connections = 1");
+    assert_ne!(lower, fx.config_text);
+    let kept = fx
+        .reload
+        .reload(config::Config::from_toml_str(&lower).unwrap())
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
+
+    let refused = fx.try_client(APP, APP_PASSWORD).await.unwrap_err();
+    assert_eq!(common::sqlstate(&refused).as_deref(), Some("53300"));
+    first.simple_query("SELECT 1").await.unwrap();
+    second.simple_query("SELECT 1").await.unwrap();
+
+    drop((first, second));
+    let one_fits = common::eventually(Duration::from_secs(5), || async {
+        fx.try_client(APP, APP_PASSWORD).await.is_ok()
+    })
+    .await;
+    assert!(one_fits);
+    let only = fx.client().await;
+    let refused = fx.try_client(APP, APP_PASSWORD).await.unwrap_err();
+    assert_eq!(common::sqlstate(&refused).as_deref(), Some("53300"));
+    only.simple_query("SELECT 1").await.unwrap();
+}

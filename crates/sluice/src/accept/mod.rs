@@ -2,9 +2,11 @@
 //! first packet (SSLRequest, GSSENCRequest, CancelRequest, StartupMessage).
 
 mod client_conn;
+mod client_slots;
 mod listener;
 mod negotiate;
 
 pub use client_conn::{ClientConn, Transport};
+pub use client_slots::ClientSlots;
 pub use listener::serve_listener;
 pub use negotiate::{negotiate, Negotiated};

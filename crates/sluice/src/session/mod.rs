@@ -48,7 +48,7 @@ use crate::upstream::Route;
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, route: Route) {
     let mut client = ClientConn::new(stream, peer, shared.config().proxy.max_message_size);
     ProxyStats::bump(&shared.stats.clients_received);
-    let Ok(_permit) = shared.client_slots.clone().try_acquire_owned() else {
+    let Some(_permit) = shared.client_slots.try_take() else {
         ProxyStats::bump(&shared.stats.clients_setup_failed);
         Box::pin(refuse_over_limit(&shared, &mut client)).await;
         ProxyStats::bump(&shared.stats.clients_closed);
