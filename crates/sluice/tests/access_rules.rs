@@ -1,6 +1,7 @@
 //! `[[access]]` rules and the failed-login limit, with real clients: in every cell of the
-//! matrix (rule action x address match x known user x right password) nobody gets in without
-//! the right password, and refusals carry the right SQLSTATE.
+//! matrix (rule action x address match x rule methods x user's auth method, or unknown user x
+//! right password) nobody gets in without the right password, and refusals carry the right
+//! SQLSTATE.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -12,19 +13,17 @@ use test_support::raw::{error_fields, startup_message, RawConn};
 
 const UNKNOWN: &str = "nobody";
 
-/// A rule with `action` for `address`, then the opposite for everyone else, so a match and a
-/// miss each decide something.
-async fn fixture(action: &str, address: &str) -> Fixture {
+/// `[[access]]`: a rule with `action` for `address` and `methods` (empty: any), then the
+/// opposite for everyone else, so a match and a miss each decide something.
+fn rules(action: &str, address: &str, methods: &[&str]) -> String {
     let opposite = if action == "allow" { "reject" } else { "allow" };
-    Fixture::start_with(Options {
-        extra_proxy: "max_failed_logins = 0",
-        extra_config: format!(
-            "[[access]]\naction = \"{action}\"\naddress = \"{address}\"\nusers = [\"{APP}\", \"{UNKNOWN}\"]\n\n\
-             [[access]]\naction = \"{opposite}\"\naddress = \"all\"\n"
-        ),
-        ..Default::default()
-    })
-    .await
+    let methods: Vec<String> = methods.iter().map(|m| format!("\"{m}\"")).collect();
+    format!(
+        "[[access]]\naction = \"{action}\"\naddress = \"{address}\"\n\
+         users = [\"{APP}\", \"{MD5_USER}\", \"{UNKNOWN}\"]\nmethods = [{}]\n\n\
+         [[access]]\naction = \"{opposite}\"\naddress = \"all\"\n",
+        methods.join(", ")
+    )
 }
 
 /// (SQLSTATE, message) of a failed login; None when the login worked and a query ran.
@@ -44,39 +43,75 @@ async fn login(fx: &Fixture, user: &str, password: &str) -> Option<(String, Stri
     }
 }
 
+/// Every cell of rule address (matching or not) x rule methods (any, SCRAM, md5) x user
+/// (SCRAM, md5, unknown) x password (right or wrong), for one action. One PostgreSQL and one
+/// Sluice: each rule set is put in place by a reload.
 async fn check_matrix(action: &str) {
+    let base_rules = rules(action, "all", &[]);
+    let fx = Fixture::start_with(Options {
+        extra_proxy: "max_failed_logins = 0",
+        extra_config: base_rules.clone(),
+        ..Default::default()
+    })
+    .await;
+    // (user, its right password, the method it is asked for)
+    let users = [
+        (APP, APP_PASSWORD, "scram-sha-256"),
+        (MD5_USER, MD5_PASSWORD, "md5"),
+        (UNKNOWN, APP_PASSWORD, "scram-sha-256"),
+    ];
+    let method_lists: [&[&str]; 3] = [&[], &["scram-sha-256"], &["md5"]];
     // Tests connect from 127.0.0.1.
-    for (address, matches) in [("127.0.0.0/8", true), ("10.0.0.0/8", false)] {
-        let fx = fixture(action, address).await;
-        let allowed = (action == "allow") == matches;
-        for user in [APP, UNKNOWN] {
-            for password in [APP_PASSWORD, "wrong-password"] {
-                let got = login(&fx, user, password).await;
-                let cell = format!("{action} {address} {user} {password}");
-                let may_enter = allowed && user == APP && password == APP_PASSWORD;
-                match (may_enter, got) {
-                    (true, None) => {}
-                    (false, Some((code, message))) if allowed => {
-                        assert_eq!(code, "28P01", "{cell}");
-                        assert_eq!(
-                            message,
-                            format!("password authentication failed for user \"{user}\""),
-                            "{cell}"
-                        );
-                    }
-                    (false, Some((code, message))) => {
-                        assert_eq!(code, "28000", "{cell}");
-                        // Known and unknown users read the same, but for their name.
-                        assert_eq!(
-                            message,
-                            format!("access rules reject connection for host \"127.0.0.1\", user \"{user}\", database \"{user}\""),
-                            "{cell}"
-                        );
-                    }
-                    (may_enter, got) => panic!("{cell}: may enter {may_enter}, got {got:?}"),
+    for (address, address_matches) in [("127.0.0.0/8", true), ("10.0.0.0/8", false)] {
+        for methods in method_lists {
+            let text = fx
+                .config_text
+                .replace(&base_rules, &rules(action, address, methods));
+            let config = config::Config::from_toml_str(&text).unwrap();
+            fx.reload.reload(config).await.unwrap();
+            for (user, right, method) in users {
+                let rule_matches =
+                    address_matches && (methods.is_empty() || methods.contains(&method));
+                let allowed = (action == "allow") == rule_matches;
+                for password in [right, "wrong-password"] {
+                    let got = login(&fx, user, password).await;
+                    let cell = format!("{action} {address} {methods:?} {user} {password}");
+                    let may_enter = allowed && user != UNKNOWN && password == right;
+                    check_cell(&cell, user, allowed, may_enter, got);
                 }
             }
         }
+    }
+}
+
+/// Nobody gets in without the right password; refusals say why, the same for every user.
+fn check_cell(
+    cell: &str,
+    user: &str,
+    allowed: bool,
+    may_enter: bool,
+    got: Option<(String, String)>,
+) {
+    match (may_enter, got) {
+        (true, None) => {}
+        (false, Some((code, message))) if allowed => {
+            assert_eq!(code, "28P01", "{cell}");
+            assert_eq!(
+                message,
+                format!("password authentication failed for user \"{user}\""),
+                "{cell}"
+            );
+        }
+        (false, Some((code, message))) => {
+            assert_eq!(code, "28000", "{cell}");
+            // Known and unknown users read the same, but for their name.
+            let want = format!(
+                "access rules reject connection for host \"127.0.0.1\", user \"{user}\", \
+                 database \"{user}\""
+            );
+            assert_eq!(message, want, "{cell}");
+        }
+        (may_enter, got) => panic!("{cell}: may enter {may_enter}, got {got:?}"),
     }
 }
 
