@@ -39,13 +39,21 @@ impl ClientSlots {
         if new > *limit {
             self.permits.add_permits(new - *limit);
         } else if new < *limit {
-            let fewer = u32::try_from(*limit - new).unwrap_or(u32::MAX);
-            let permits = self.permits.clone();
-            tokio::spawn(async move {
-                if let Ok(taken) = permits.acquire_many_owned(fewer).await {
-                    taken.forget();
-                }
-            });
+            let mut fewer = u32::try_from(*limit - new).unwrap_or(u32::MAX);
+            // Free slots go now, so the next client already meets the lower limit.
+            let free = u32::try_from(self.permits.available_permits()).unwrap_or(u32::MAX);
+            if let Ok(taken) = self.permits.try_acquire_many(free.min(fewer)) {
+                fewer -= taken.num_permits() as u32;
+                taken.forget();
+            }
+            if fewer > 0 {
+                let permits = self.permits.clone();
+                tokio::spawn(async move {
+                    if let Ok(taken) = permits.acquire_many_owned(fewer).await {
+                        taken.forget();
+                    }
+                });
+            }
         }
         *limit = new;
     }
@@ -61,7 +69,6 @@ mod tests {
         let held: Vec<_> = (0..3).map(|_| slots.try_take().unwrap()).collect();
         assert!(slots.try_take().is_none());
         slots.set_limit(1);
-        tokio::task::yield_now().await;
         drop(held);
         tokio::task::yield_now().await;
         let one = slots.try_take().expect("one slot is left");
