@@ -3,6 +3,9 @@
 
 pub mod admin_http;
 pub mod binary;
+#[cfg(feature = "aws")]
+pub mod moto;
+pub mod rotation;
 pub mod wire;
 
 use std::net::SocketAddr;

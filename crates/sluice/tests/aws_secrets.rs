@@ -1,0 +1,214 @@
+//! `aws:` secrets against a real moto server (a local AWS Secrets Manager look-alike): logging
+//! in both ways, startup errors that say what failed, and the AWS rotation sequence under
+//! pgbench with no failed transaction.
+#![cfg(feature = "aws")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::binary::{free_port, SluiceProcess};
+use common::moto::{fake_credentials_env, use_fake_credentials, Moto, REGION};
+use common::rotation::{
+    alter_role, assert_both_passwords_work, assert_no_failures, assert_rotated, init_pgbench,
+    pgbench, NEW_PASSWORD,
+};
+use common::{Fixture, Options, APP, APP_PASSWORD};
+use test_support::PgCluster;
+
+const SECRET_NAME: &str = "prod/app/db";
+
+/// An RDS-style secret for `app`.
+fn rds_json(password: &str) -> String {
+    format!(
+        r#"{{"engine":"postgres","host":"db.example","port":5432,"dbname":"app","username":"{APP}","password":"{password}"}}"#
+    )
+}
+
+async fn query_as_app(fx: &Fixture, password: &str) -> Result<String, tokio_postgres::Error> {
+    let client = fx.try_client(APP, password).await?;
+    let row = client.query_one("SELECT current_user::text", &[]).await?;
+    Ok(row.get(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aws_secret_logs_in_both_ways() {
+    use_fake_credentials();
+    let moto = Moto::start().await;
+    let arn = moto
+        .create_secret(SECRET_NAME, &rds_json(APP_PASSWORD))
+        .await;
+    // By ARN here; by name everywhere else.
+    let fx = Fixture::start_with(Options {
+        app_secret: Some(format!("aws:{arn}")),
+        extra_config: format!("[secrets]\n{}", moto.secrets_config()),
+        ..Default::default()
+    })
+    .await;
+    // The query needs a server connection: Sluice logged in to PostgreSQL with the secret.
+    assert_eq!(query_as_app(&fx, APP_PASSWORD).await.unwrap(), APP);
+    let wrong = query_as_app(&fx, "nope").await.unwrap_err();
+    assert_eq!(common::sqlstate(&wrong).as_deref(), Some("28P01"));
+}
+
+fn config_with(secret: &str, secrets_section: &str) -> config::Config {
+    config::Config::from_toml_str(&format!(
+        "[proxy]\nlisten = \"127.0.0.1:0\"\n[database]\nhosts = [\"127.0.0.1:9\"]\n\
+         [secrets]\n{secrets_section}\n\
+         [[users]]\nname = \"{APP}\"\nsecret = \"{secret}\"\n"
+    ))
+    .unwrap()
+}
+
+async fn startup_error(secret: &str, secrets_section: &str) -> String {
+    let Err(e) = sluice::Proxy::bind(config_with(secret, secrets_section)).await else {
+        panic!("{secret}: Sluice started with a secret it cannot fetch");
+    };
+    format!("{e:#}")
+}
+
+#[tokio::test]
+async fn startup_errors_say_what_failed() {
+    use_fake_credentials();
+    let moto = Moto::start().await;
+    let missing = startup_error("aws:prod/missing", &moto.secrets_config()).await;
+    assert_eq!(
+        missing,
+        format!(
+            "user \"app\": secret aws:prod/missing: AWS Secrets Manager at {} has no secret by \
+             that name or ARN (ResourceNotFoundException): check the name and the region",
+            moto.url
+        )
+    );
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let unreachable = startup_error(
+        "aws:prod/app",
+        &format!(
+            "aws_region = \"{REGION}\"\naws_endpoint_url = \"{closed}\"\naws_timeout = \"20s\""
+        ),
+    )
+    .await;
+    let want = format!(
+        "user \"app\": secret aws:prod/app: cannot reach AWS Secrets Manager at {closed}: "
+    );
+    assert!(unreachable.starts_with(&want), "{unreachable}");
+}
+
+/// Through the binary, so each Sluice has its own credentials in its environment.
+async fn binary_startup_error(moto: &Moto, pg: &PgCluster, env: &[(&str, &str)]) -> String {
+    let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = format!(
+        "[proxy]\nlisten = \"{addr}\"\n[database]\nhosts = [\"{}\"]\n[secrets]\n{}\n\
+         [[users]]\nname = \"{APP}\"\nsecret = \"aws:{SECRET_NAME}\"\n",
+        pg.addr(),
+        moto.secrets_config()
+    );
+    match SluiceProcess::start(&config, addr, "info", env).await {
+        Ok(_) => panic!("Sluice started without access to the secret"),
+        Err(log) => log,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_errors_stop_startup_and_say_why() {
+    use_fake_credentials();
+    let pg = PgCluster::start().await.unwrap();
+    let moto = Moto::start().await;
+    let secret = moto
+        .create_secret(SECRET_NAME, &rds_json(APP_PASSWORD))
+        .await;
+    let other_secrets_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Action":"secretsmanager:GetSecretValue",
+        "Resource":"arn:aws:secretsmanager:*:*:secret:other/*"}]}"#;
+    let (key_id, key_secret) = moto.iam_user("reader", other_secrets_only);
+    moto.enforce_iam().await;
+    let mut env: Vec<(&str, &str)> = fake_credentials_env().to_vec();
+    env[0].1 = &key_id;
+    env[1].1 = &key_secret;
+    let denied = binary_startup_error(&moto, &pg, &env).await;
+    assert!(
+        denied.contains(&format!(
+            "user \"app\": secret aws:{SECRET_NAME}: access denied ("
+        )),
+        "{denied}"
+    );
+    assert!(
+        denied.contains("needs secretsmanager:GetSecretValue on this secret"),
+        "{denied}"
+    );
+    // The fake key is no IAM user's.
+    let unknown = binary_startup_error(&moto, &pg, &fake_credentials_env()).await;
+    assert!(
+        unknown.contains(&format!("user \"app\": secret aws:{SECRET_NAME}: ")),
+        "{unknown}"
+    );
+    for log in [&denied, &unknown] {
+        assert!(!log.contains(APP_PASSWORD), "the secret leaked: {log}");
+        assert!(
+            !log.contains(&key_secret),
+            "the AWS secret key leaked: {log}"
+        );
+        assert!(!log.contains("panicked"), "{log}");
+    }
+    let _ = secret;
+}
+
+/// Secrets Manager's rotation, as the RDS rotation function runs it: createSecret puts the new
+/// password as AWSPENDING, setSecret changes it in the database, finishSecret moves AWSCURRENT
+/// to it (the old version becomes AWSPREVIOUS). Server logins never wait: a version that works
+/// is known at every step; clients may use either password while the rotation is open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_rotation_under_load_fails_no_transaction() {
+    use_fake_credentials();
+    let moto = Moto::start().await;
+    moto.create_secret(SECRET_NAME, &rds_json(APP_PASSWORD))
+        .await;
+    let fx = Fixture::start_with(common::rotation::options(
+        format!("aws:{SECRET_NAME}"),
+        &moto.secrets_config(),
+    ))
+    .await;
+    init_pgbench(fx.addr);
+    let aws = moto.client();
+    let run = pgbench(fx.addr, 6);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // createSecret
+    let pending = aws
+        .put_secret_value()
+        .secret_id(SECRET_NAME)
+        .secret_string(rds_json(NEW_PASSWORD))
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_both_passwords_work(&fx).await;
+    // setSecret
+    let since = alter_role(&fx, NEW_PASSWORD).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // finishSecret
+    let versions = aws
+        .list_secret_version_ids()
+        .secret_id(SECRET_NAME)
+        .send()
+        .await
+        .unwrap();
+    let current = versions
+        .versions()
+        .iter()
+        .find(|v| v.version_stages().iter().any(|s| s == "AWSCURRENT"))
+        .and_then(|v| v.version_id())
+        .unwrap();
+    aws.update_secret_version_stage()
+        .secret_id(SECRET_NAME)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(pending.version_id().unwrap())
+        .remove_from_version_id(current)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_no_failures(&run.await.unwrap());
+    assert_rotated(&fx, since).await;
+}
