@@ -3,7 +3,9 @@
 //! nothing from a successful answer ever is.
 
 use aws_sdk_secretsmanager::config::http::HttpResponse;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::error::Error;
+
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 
 use super::Stage;
@@ -47,12 +49,13 @@ impl Failure {
             },
             SdkError::TimeoutError(_) => Failure::TimedOut,
             SdkError::DispatchFailure(d) if d.is_timeout() => Failure::TimedOut,
-            SdkError::DispatchFailure(d) if d.is_io() => {
-                Failure::Unreachable(DisplayErrorContext(err).to_string())
-            }
+            SdkError::DispatchFailure(d) if d.is_io() => match d.as_connector_error() {
+                Some(connector) => Failure::Unreachable(causes(connector)),
+                None => Failure::Unreachable(causes(err)),
+            },
             // Its source may quote the body, which is the secret when the status is 200.
             SdkError::ResponseError(r) => Failure::BadAnswer(r.raw().status().as_u16()),
-            _ => Failure::NotSent(DisplayErrorContext(err).to_string()),
+            _ => Failure::NotSent(causes(err)),
         }
     }
 
@@ -106,8 +109,9 @@ fn refused(code: Option<&str>, status: u16, message: Option<&str>) -> String {
             said(c)
         ),
         None if status == 403 => format!(
-            "access denied ({}); the AWS identity needs secretsmanager:GetSecretValue on this \
-             secret, and kms:Decrypt if a customer managed key encrypts it",
+            "access denied ({}, no error code): the AWS credentials were rejected, or the \
+             identity lacks secretsmanager:GetSecretValue on this secret (or kms:Decrypt on a \
+             customer managed key that encrypts it)",
             said("HTTP 403")
         ),
         Some(c @ "DecryptionFailure") => format!(
@@ -126,6 +130,27 @@ fn refused(code: Option<&str>, status: u16, message: Option<&str>) -> String {
             said(&format!("HTTP {status}"))
         ),
     }
+}
+
+/// `err` and its sources, as "a: b: c", each said once (the SDK's errors often repeat their
+/// source in their own text), on one line (the credential chain lists its providers a line
+/// each).
+fn causes(err: &(dyn Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        next = cause.source();
+    }
+    let lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines.fold(String::new(), |joined, line| match joined.as_str() {
+        "" => line.to_string(),
+        j if j.ends_with(':') => format!("{joined} {line}"),
+        _ => format!("{joined}; {line}"),
+    })
 }
 
 fn clip(message: &str) -> String {
