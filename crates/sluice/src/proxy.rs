@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use crate::accept::{serve_listener, ClientSlots};
 use crate::auth::{FailedLogins, UserDirectory};
 use crate::clients::{ClientRegistry, KillReason};
-use crate::credentials::{self, refresh_every, SecretStores};
+use crate::credentials::{self, refresh_every};
 use crate::events::{EventKind, EventLog};
 use crate::failover::{spawn_monitor, EventCounts, HostHealth, MonitorLogin};
 use crate::metrics::ProxyStats;
@@ -39,9 +39,6 @@ pub struct Shared {
     pub client_tls: ArcSwapOption<ClientTls>,
     /// Replaced whole by a reload; the monitor reads it too.
     pub users: Arc<ArcSwap<UserDirectory>>,
-    /// How secrets are fetched (the exec timeout, the AWS client): built at startup, kept by
-    /// reloads.
-    pub secret_stores: Arc<SecretStores>,
     /// Keys of the tokens clients may log in with.
     pub tokens: ArcSwap<TokenVerifier>,
     pub target: Target,
@@ -241,8 +238,7 @@ impl Proxy {
     /// Fetches every user's credentials (an unreadable secret is an error naming the user and
     /// the source) and binds the listener.
     pub async fn bind(config: Config) -> anyhow::Result<Proxy> {
-        let secret_stores = Arc::new(SecretStores::new(&config.secrets));
-        let users = UserDirectory::load(&config, &secret_stores).await?;
+        let users = UserDirectory::load(&config, None).await?;
         let reuse_port = config.proxy.so_reuseport;
         let listener = bind_listener(config.proxy.listen, reuse_port)
             .with_context(|| format!("could not listen on {}", config.proxy.listen))?;
@@ -277,7 +273,6 @@ impl Proxy {
         let shared = Shared {
             client_tls: ArcSwapOption::new(client_tls),
             users: Arc::new(ArcSwap::from_pointee(users)),
-            secret_stores,
             tokens: ArcSwap::from_pointee(tokens),
             target: Target::new(
                 config.database.clone(),

@@ -37,20 +37,27 @@ impl UserEntry {
 
 pub struct UserDirectory {
     users: HashMap<String, Arc<UserEntry>>,
+    /// How their secrets are fetched; every user's credentials share it.
+    stores: Arc<SecretStores>,
 }
 
 impl UserDirectory {
     /// Every user with its credentials; fetching a secret that fails stops here, naming the
-    /// user and the source. Derives the SCRAM verifiers (slow on purpose: PBKDF2).
-    pub async fn load(config: &Config, stores: &Arc<SecretStores>) -> anyhow::Result<Self> {
+    /// user and the source. Derives the SCRAM verifiers (slow on purpose: PBKDF2). `running`
+    /// is the directory a reload replaces: its AWS client is kept while the AWS settings stay.
+    pub async fn load(config: &Config, running: Option<&UserDirectory>) -> anyhow::Result<Self> {
+        let stores = Arc::new(match running {
+            Some(running) => running.stores.reconfigured(&config.secrets),
+            None => SecretStores::new(&config.secrets),
+        });
         let mut users = HashMap::with_capacity(config.users.len());
         for user in &config.users {
             users.insert(
                 user.name.clone(),
-                Arc::new(UserEntry::load(user, stores).await?),
+                Arc::new(UserEntry::load(user, &stores).await?),
             );
         }
-        Ok(UserDirectory { users })
+        Ok(UserDirectory { users, stores })
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<UserEntry>> {

@@ -1,6 +1,9 @@
-//! [`SecretStores`]: what fetching needs besides the source itself. One per proxy, kept across
-//! reloads (`[secrets]` is bound at startup), so the AWS client is built once.
+//! [`SecretStores`]: what fetching needs besides the source itself. A reload makes a new one
+//! from the new `[secrets]`, keeping the AWS client while its settings stay, so that client is
+//! built once.
 
+#[cfg(feature = "aws")]
+use std::sync::Arc;
 use std::time::Duration;
 
 use config::{SecretSource, SecretsConfig};
@@ -13,7 +16,7 @@ pub const WITHOUT_AWS: &str = "this Sluice was built without AWS Secrets Manager
 pub struct SecretStores {
     exec_timeout: Duration,
     #[cfg(feature = "aws")]
-    aws: super::aws::SecretsManager,
+    aws: Arc<super::aws::SecretsManager>,
 }
 
 impl SecretStores {
@@ -22,7 +25,19 @@ impl SecretStores {
         SecretStores {
             exec_timeout: config.exec_timeout,
             #[cfg(feature = "aws")]
-            aws: super::aws::SecretsManager::new(config),
+            aws: Arc::new(super::aws::SecretsManager::new(config)),
+        }
+    }
+
+    /// For a reload: `config`'s settings, with this AWS client if its settings are the same.
+    pub fn reconfigured(&self, config: &SecretsConfig) -> SecretStores {
+        SecretStores {
+            exec_timeout: config.exec_timeout,
+            #[cfg(feature = "aws")]
+            aws: match self.aws.configured_as(config) {
+                true => self.aws.clone(),
+                false => Arc::new(super::aws::SecretsManager::new(config)),
+            },
         }
     }
 
@@ -48,6 +63,30 @@ pub fn supported(source: &SecretSource) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reload_keeps_the_aws_client_while_its_settings_stay() {
+        let first = config::SecretsConfig::default();
+        let stores = SecretStores::new(&first);
+        let faster = config::SecretsConfig {
+            exec_timeout: Duration::from_secs(1),
+            ..first.clone()
+        };
+        let kept = stores.reconfigured(&faster);
+        assert_eq!(kept.exec_timeout(), Duration::from_secs(1));
+        #[cfg(feature = "aws")]
+        {
+            assert!(Arc::ptr_eq(&stores.aws, &kept.aws));
+            let elsewhere = config::SecretsConfig {
+                aws_region: Some("eu-west-1".into()),
+                ..first
+            };
+            assert!(!Arc::ptr_eq(
+                &stores.aws,
+                &stores.reconfigured(&elsewhere).aws
+            ));
+        }
+    }
 
     #[test]
     fn only_aws_depends_on_the_build() {

@@ -19,11 +19,21 @@ use error::Failure;
 use stages::StageVersion;
 
 /// `[secrets]` as far as AWS is concerned.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Settings {
     region: Option<String>,
     endpoint_url: Option<String>,
     timeout: Duration,
+}
+
+impl Settings {
+    fn of(config: &SecretsConfig) -> Settings {
+        Settings {
+            region: config.aws_region.clone(),
+            endpoint_url: config.aws_endpoint_url.clone(),
+            timeout: config.aws_timeout,
+        }
+    }
 }
 
 /// The Secrets Manager client of one proxy.
@@ -37,13 +47,14 @@ pub struct SecretsManager {
 impl SecretsManager {
     pub fn new(config: &SecretsConfig) -> SecretsManager {
         SecretsManager {
-            settings: Settings {
-                region: config.aws_region.clone(),
-                endpoint_url: config.aws_endpoint_url.clone(),
-                timeout: config.aws_timeout,
-            },
+            settings: Settings::of(config),
             client: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Whether this client is the one `config` asks for (a reload keeps it then).
+    pub fn configured_as(&self, config: &SecretsConfig) -> bool {
+        self.settings == Settings::of(config)
     }
 
     /// Every stage of secret `id`, within `aws_timeout` (building the client included). The
