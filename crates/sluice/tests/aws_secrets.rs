@@ -14,7 +14,7 @@ use common::rotation::{
     alter_role, assert_both_passwords_work, assert_no_failures, assert_rotated, init_pgbench,
     pgbench, NEW_PASSWORD,
 };
-use common::{Fixture, Options, APP, APP_PASSWORD};
+use common::{startup_error, Fixture, Options, APP, APP_PASSWORD};
 
 const SECRET_NAME: &str = "prod/app/db";
 
@@ -49,22 +49,6 @@ async fn an_aws_secret_logs_in_both_ways() {
     assert_eq!(query_as_app(&fx, APP_PASSWORD).await.unwrap(), APP);
     let wrong = query_as_app(&fx, "nope").await.unwrap_err();
     assert_eq!(common::sqlstate(&wrong).as_deref(), Some("28P01"));
-}
-
-fn config_with(secret: &str, secrets_section: &str) -> config::Config {
-    config::Config::from_toml_str(&format!(
-        "[proxy]\nlisten = \"127.0.0.1:0\"\n[database]\nhosts = [\"127.0.0.1:9\"]\n\
-         [secrets]\n{secrets_section}\n\
-         [[users]]\nname = \"{APP}\"\nsecret = \"{secret}\"\n"
-    ))
-    .unwrap()
-}
-
-async fn startup_error(secret: &str, secrets_section: &str) -> String {
-    let Err(e) = sluice::Proxy::bind(config_with(secret, secrets_section)).await else {
-        panic!("{secret}: Sluice started with a secret it cannot fetch");
-    };
-    format!("{e:#}")
 }
 
 #[tokio::test]

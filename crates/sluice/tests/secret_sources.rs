@@ -81,21 +81,11 @@ async fn env_source_takes_json_or_the_password_alone() {
     }
 }
 
-fn config_with_secret(secret: &str) -> config::Config {
-    config::Config::from_toml_str(&format!(
-        "[proxy]\nlisten = \"127.0.0.1:0\"\n[database]\nhosts = [\"127.0.0.1:9\"]\n\
-         [secrets]\nexec_timeout = \"1s\"\n\
-         [[users]]\nname = \"other\"\npassword = \"x\"\n\
-         [[users]]\nname = \"{APP}\"\nsecret = \"{secret}\"\n"
-    ))
-    .unwrap()
-}
+/// `[secrets]` for the startup error cases: a command that hangs fails fast.
+const FAST_EXEC: &str = "exec_timeout = \"1s\"";
 
 async fn startup_error(secret: &str) -> String {
-    let Err(e) = sluice::Proxy::bind(config_with_secret(secret)).await else {
-        panic!("{secret}: Sluice started with a secret it cannot read");
-    };
-    format!("{e:#}")
+    common::startup_error(secret, FAST_EXEC).await
 }
 
 #[tokio::test]

@@ -2,9 +2,9 @@
 //! AWS's own message is kept (it names the principal and the action, never a secret value);
 //! nothing from a successful answer ever is.
 
-use aws_sdk_secretsmanager::config::http::HttpResponse;
 use std::error::Error;
 
+use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 

@@ -1,6 +1,6 @@
-//! `aws:` secrets: AWS Secrets Manager through the official SDK. One client per proxy, built on
-//! the first fetch (a configuration without `aws:` users never touches AWS) and shared by every
-//! user. A fetch reads the AWSCURRENT, AWSPENDING and AWSPREVIOUS stages at once and maps them
+//! `aws:` secrets: AWS Secrets Manager through the official SDK. One client, built on the first
+//! fetch (a configuration without `aws:` users never touches AWS), shared by every user and
+//! kept by reloads that leave the AWS settings alone. A fetch reads the AWSCURRENT, AWSPENDING and AWSPREVIOUS stages at once and maps them
 //! onto the current, pending and previous passwords that rotation already handles.
 
 mod client;
@@ -36,7 +36,7 @@ impl Settings {
     }
 }
 
-/// The Secrets Manager client of one proxy.
+/// The Secrets Manager client for one set of AWS settings.
 pub struct SecretsManager {
     settings: Settings,
     // A tokio OnceCell: building awaits (the region may come from instance metadata), and a
