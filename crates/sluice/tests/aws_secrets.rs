@@ -194,3 +194,55 @@ async fn aws_rotation_under_load_fails_no_transaction() {
     assert_no_failures(&run.await.unwrap());
     assert_rotated(&fx, since).await;
 }
+
+/// The SDK logs requests and responses at trace level: neither a password from Secrets Manager
+/// nor the AWS secret key may reach the log, through a startup fetch, a refresh that finds a
+/// pending version, and logins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_log_at_trace_level() {
+    use_fake_credentials();
+    let pg = test_support::PgCluster::start().await.unwrap();
+    pg.create_user(APP, APP_PASSWORD).await.unwrap();
+    pg.create_database(APP, APP).await.unwrap();
+    let moto = Moto::start().await;
+    moto.create_secret(SECRET_NAME, &rds_json(APP_PASSWORD))
+        .await;
+    let addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = format!(
+        "[proxy]\nlisten = \"{addr}\"\n[database]\nhosts = [\"{}\"]\n\
+         [secrets]\nrefresh_interval = \"1s\"\n{}\n\
+         [[users]]\nname = \"{APP}\"\nsecret = \"aws:{SECRET_NAME}\"\n",
+        pg.addr(),
+        moto.secrets_config()
+    );
+    let sluice = SluiceProcess::start(&config, addr, "trace", &fake_credentials_env())
+        .await
+        .unwrap();
+    let login = |password: &str| {
+        let connstr = sluice.connstr(APP, password, APP);
+        async move {
+            let (client, conn) = tokio_postgres::connect(&connstr, tokio_postgres::NoTls).await?;
+            tokio::spawn(conn);
+            client.simple_query("SELECT 1").await.map(drop)
+        }
+    };
+    login(APP_PASSWORD).await.unwrap();
+    moto.client()
+        .put_secret_value()
+        .secret_id(SECRET_NAME)
+        .secret_string(rds_json(NEW_PASSWORD))
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
+    let pending_accepted = common::eventually(Duration::from_secs(5), || async {
+        login(NEW_PASSWORD).await.is_ok()
+    })
+    .await;
+    assert!(pending_accepted, "the pending password never logged in");
+    let log = sluice.log();
+    assert!(log.contains("GetSecretValue"), "no SDK trace in the log");
+    for secret in [APP_PASSWORD, NEW_PASSWORD, common::moto::SECRET_ACCESS_KEY] {
+        assert!(!log.contains(secret), "{secret} is in the log");
+    }
+}
