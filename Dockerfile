@@ -1,10 +1,12 @@
 # Sluice container image: a static-ish release build on Debian, run as an unprivileged user.
 #   docker build -t sluice .
+#   docker build --build-arg FEATURES=aws -t sluice .    # with AWS Secrets Manager (aws: secrets)
 #   docker run --rm -p 6432:6432 -p 9930:9930 -v $PWD/sluice.toml:/etc/sluice/sluice.toml:ro sluice
 FROM rust:1-bookworm AS build
 WORKDIR /src
+ARG FEATURES=""
 COPY . .
-RUN cargo build --release --locked -p sluice \
+RUN cargo build --release --locked -p sluice --features "$FEATURES" \
  && install -D target/release/sluice /out/sluice
 
 FROM debian:bookworm-slim

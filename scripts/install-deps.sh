@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on Debian/Ubuntu: PostgreSQL 15 server binaries (initdb,
 # pg_ctl, postgres, pgbench, psql), the drivers the driver tests use (pgjdbc, psycopg 3,
-# asyncpg, node-postgres) and headless Chromium for the status page test. Skips what is
-# already there.
+# asyncpg, node-postgres), headless Chromium for the status page test and moto (a local AWS
+# Secrets Manager) for the aws feature's tests. Skips what is already there.
 set -euo pipefail
 
 have_pg() {
@@ -43,6 +43,11 @@ fi
 # Python drivers for the driver tests (psycopg 3, asyncpg).
 if ! python3 -c "import psycopg, asyncpg" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check "psycopg[binary]>=3.1" "asyncpg>=0.29"
+fi
+
+# moto's server for the AWS Secrets Manager tests (it brings boto3, which they use for IAM).
+if ! python3 -c "import moto.server, boto3" 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check "moto[server]>=5"
 fi
 
 # node-postgres for the driver tests.

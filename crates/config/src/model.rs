@@ -39,6 +39,7 @@ pub(crate) mod defaults {
     pub const FAILED_LOGIN_WINDOW: Duration = Duration::from_secs(60);
     pub const SECRETS_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
     pub const SECRETS_EXEC_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const SECRETS_AWS_TIMEOUT: Duration = Duration::from_secs(10);
 
     pub const LOG_FILTER: &str = "info";
     pub const STATS_INTERVAL: Duration = Duration::from_secs(60);
@@ -258,7 +259,8 @@ pub struct UserConfig {
 pub enum CredentialSource {
     /// `password = "..."`, inline in the file; never changes while Sluice runs.
     Inline(Secret<String>),
-    /// `secret = "file:..." | "env:..." | "exec:..."`, fetched at startup and refreshed.
+    /// `secret = "file:..." | "env:..." | "exec:..." | "aws:..."`, fetched at startup and
+    /// refreshed.
     Store(SecretSource),
 }
 
@@ -270,6 +272,16 @@ pub struct SecretsConfig {
     pub refresh_interval: Option<Duration>,
     /// An `exec:` command must print its secret within this, or it is killed. Default 10s, > 0.
     pub exec_timeout: Duration,
+    /// The region of AWS Secrets Manager for `aws:` secrets. `None`: the SDK's own chain
+    /// (`AWS_REGION`, the profile, instance metadata).
+    pub aws_region: Option<String>,
+    /// Where to send Secrets Manager requests instead of the region's public endpoint (a VPC
+    /// endpoint, LocalStack, moto). `None`: `AWS_ENDPOINT_URL_SECRETS_MANAGER`,
+    /// `AWS_ENDPOINT_URL`, or the region's endpoint.
+    pub aws_endpoint_url: Option<String>,
+    /// One fetch of an `aws:` secret (credentials, every stage, retries) must finish within
+    /// this. Default 10s, > 0.
+    pub aws_timeout: Duration,
 }
 
 impl Default for SecretsConfig {
@@ -277,6 +289,9 @@ impl Default for SecretsConfig {
         Self {
             refresh_interval: Some(defaults::SECRETS_REFRESH_INTERVAL),
             exec_timeout: defaults::SECRETS_EXEC_TIMEOUT,
+            aws_region: None,
+            aws_endpoint_url: None,
+            aws_timeout: defaults::SECRETS_AWS_TIMEOUT,
         }
     }
 }

@@ -137,6 +137,9 @@ pub(crate) struct RawAdmin {
 pub(crate) struct RawSecrets {
     pub refresh_interval: Option<StrOrInt>,
     pub exec_timeout: Option<StrOrInt>,
+    pub aws_region: Option<String>,
+    pub aws_endpoint_url: Option<String>,
+    pub aws_timeout: Option<StrOrInt>,
 }
 
 #[derive(Deserialize, Default)]

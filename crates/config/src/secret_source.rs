@@ -15,15 +15,20 @@ pub enum SecretSource {
     /// `exec:COMMAND ARGS`: a command (run without a shell) that prints the JSON. Split like a
     /// POSIX shell would split words, quotes included, but nothing is expanded.
     Exec(Vec<String>),
+    /// `aws:SECRET_ID`: a secret in AWS Secrets Manager, by name or ARN, whose AWSCURRENT,
+    /// AWSPENDING and AWSPREVIOUS versions hold the same JSON. Always parsed, so a file stays
+    /// valid everywhere; fetching it needs a Sluice built with the `aws` feature.
+    Aws(String),
 }
 
 impl SecretSource {
-    /// The kind, for logs and metrics: `file`, `env` or `exec`.
+    /// The kind, for logs and metrics: `file`, `env`, `exec` or `aws`.
     pub fn kind(&self) -> &'static str {
         match self {
             SecretSource::File(_) => "file",
             SecretSource::Env(_) => "env",
             SecretSource::Exec(_) => "exec",
+            SecretSource::Aws(_) => "aws",
         }
     }
 }
@@ -38,11 +43,12 @@ impl fmt::Display for SecretSource {
                 "exec:{}",
                 shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
             ),
+            SecretSource::Aws(id) => write!(f, "aws:{id}"),
         }
     }
 }
 
-/// Parses `file:PATH`, `env:VAR` or `exec:COMMAND ARGS`. The error never quotes the value: a
+/// Parses `file:PATH`, `env:VAR`, `exec:COMMAND ARGS` or `aws:SECRET_ID`. The error never quotes the value: a
 /// password pasted into `secret` by mistake must not end up in `sluice check` output.
 pub(crate) fn parse(s: &str) -> Result<SecretSource, String> {
     let Some((kind, rest)) = s.split_once(':') else {
@@ -65,12 +71,33 @@ pub(crate) fn parse(s: &str) -> Result<SecretSource, String> {
             }
             None => Err("exec: the command has an unbalanced quote or a trailing backslash".into()),
         },
+        "aws" => aws_secret_id(rest).map(SecretSource::Aws),
         _ => Err(EXPECTED.to_string()),
     }
 }
 
-const EXPECTED: &str =
-    r#"unknown secret source: expected "file:PATH", "env:VAR" or "exec:COMMAND ARGS""#;
+const EXPECTED: &str = r#"unknown secret source: expected "file:PATH", "env:VAR", "exec:COMMAND ARGS" or "aws:SECRET_ID""#;
+
+/// AWS takes a SecretId of 1 to 2048 characters; names use letters, digits and `/_+=.@-`, and
+/// ARNs add `:`. Checked here so a typo fails `sluice check`, not the first fetch.
+fn aws_secret_id(id: &str) -> Result<String, String> {
+    const MAX: usize = 2048;
+    if id.is_empty() {
+        return Err(r#"aws: needs a secret name or ARN, e.g. "aws:prod/app/db""#.into());
+    }
+    if id.len() > MAX {
+        return Err(format!(
+            "aws: a secret name or ARN has at most {MAX} characters"
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-:".contains(c);
+    if !id.chars().all(allowed) {
+        return Err(
+            "aws: a secret name or ARN has only letters, digits and the characters /_+=.@-:".into(),
+        );
+    }
+    Ok(id.to_string())
+}
 
 fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
@@ -102,6 +129,16 @@ mod tests {
                 "app db".into()
             ]))
         );
+        assert_eq!(
+            parse("aws:prod/app/db"),
+            Ok(SecretSource::Aws("prod/app/db".into()))
+        );
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/app-AbCdEf";
+        assert_eq!(
+            parse(&format!("aws:{arn}")),
+            Ok(SecretSource::Aws(arn.into()))
+        );
+        assert_eq!(parse("aws:x").unwrap().kind(), "aws");
     }
 
     #[test]
@@ -110,6 +147,7 @@ mod tests {
             "file:/a/b.json",
             "env:X_1",
             "exec:/bin/fetch --name 'app db'",
+            "aws:prod/app+db@x=y.z_1",
         ] {
             assert_eq!(parse(s).unwrap().to_string(), s);
         }
@@ -125,9 +163,25 @@ mod tests {
             "file:",
             "exec:",
             "exec:'hunter2",
+            "aws:hunter 2",
+            "aws:hunter2!",
         ] {
             let err = parse(bad).unwrap_err();
             assert!(!err.contains("hunter"), "{bad:?} -> {err}");
         }
+    }
+
+    #[test]
+    fn aws_ids_are_checked() {
+        assert_eq!(
+            parse("aws:").unwrap_err(),
+            r#"aws: needs a secret name or ARN, e.g. "aws:prod/app/db""#
+        );
+        assert_eq!(
+            parse(&format!("aws:{}", "a".repeat(2049))).unwrap_err(),
+            "aws: a secret name or ARN has at most 2048 characters"
+        );
+        assert!(parse(&format!("aws:{}", "a".repeat(2048))).is_ok());
+        assert!(parse("aws:app db").is_err());
     }
 }

@@ -15,6 +15,9 @@ fn security_defaults() {
     assert_eq!(c.proxy.failed_login_window, Duration::from_secs(60));
     assert_eq!(c.secrets.refresh_interval, Some(Duration::from_secs(300)));
     assert_eq!(c.secrets.exec_timeout, Duration::from_secs(10));
+    assert_eq!(c.secrets.aws_region, None);
+    assert_eq!(c.secrets.aws_endpoint_url, None);
+    assert_eq!(c.secrets.aws_timeout, Duration::from_secs(10));
     assert!(c.access.is_empty());
 }
 
@@ -32,6 +35,10 @@ fn a_user_takes_a_secret_instead_of_a_password() {
         (
             "secret = \"exec:/bin/get 'a b'\"",
             SecretSource::Exec(vec!["/bin/get".into(), "a b".into()]),
+        ),
+        (
+            "secret = \"aws:prod/app/db\"",
+            SecretSource::Aws("prod/app/db".into()),
         ),
     ] {
         let c = Config::from_toml_str(&format!("{NO_PASSWORD}{line}\n")).unwrap();
@@ -52,7 +59,7 @@ fn secret_rules() {
     assert_eq!(
         p,
         [
-            r#"users[0].secret: unknown secret source: expected "file:PATH", "env:VAR" or "exec:COMMAND ARGS""#
+            r#"users[0].secret: unknown secret source: expected "file:PATH", "env:VAR", "exec:COMMAND ARGS" or "aws:SECRET_ID""#
         ]
     );
     assert!(!p[0].contains("s3cr3t"));
@@ -79,6 +86,41 @@ fn secrets_section_rules() {
     assert_eq!(
         one_problem("secrets", "refresh_interval = 60"),
         r#"secrets.refresh_interval: expected a duration string with a unit, e.g. "60s", got the bare number 60"#
+    );
+}
+
+#[test]
+fn aws_keys() {
+    let c = Config::from_toml_str(&with(
+        "secrets",
+        "aws_region = \"eu-west-1\"\naws_endpoint_url = \"http://127.0.0.1:5000\"\naws_timeout = \"3s\"",
+    ))
+    .unwrap();
+    assert_eq!(c.secrets.aws_region.as_deref(), Some("eu-west-1"));
+    assert_eq!(
+        c.secrets.aws_endpoint_url.as_deref(),
+        Some("http://127.0.0.1:5000")
+    );
+    assert_eq!(c.secrets.aws_timeout, Duration::from_secs(3));
+    assert_eq!(
+        one_problem("secrets", "aws_region = \"EU West 1\""),
+        r#"secrets.aws_region: invalid region "EU West 1": expected a region code such as "eu-west-1""#
+    );
+    for bad in [
+        "secretsmanager.eu-west-1.amazonaws.com",
+        "https://",
+        "ftp://x",
+    ] {
+        assert_eq!(
+            one_problem("secrets", &format!("aws_endpoint_url = \"{bad}\"")),
+            format!(
+                r#"secrets.aws_endpoint_url: invalid URL "{bad}": expected "https://HOST[:PORT]", e.g. "https://secretsmanager.eu-west-1.amazonaws.com""#
+            )
+        );
+    }
+    assert_eq!(
+        one_problem("secrets", "aws_timeout = \"0s\""),
+        "secrets.aws_timeout: must be greater than 0"
     );
 }
 

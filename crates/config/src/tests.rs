@@ -468,7 +468,7 @@ fn user_rules() {
     let long = "x".repeat(64);
     for (users, want) in [
         ("[[users]]\npassword = \"p\"", "users[0].name: required"),
-        ("[[users]]\nname = \"a\"", "users[0].password: required: set password = \"...\" or secret = \"file:...\", \"env:...\" or \"exec:...\""),
+        ("[[users]]\nname = \"a\"", "users[0].password: required: set password = \"...\" or secret = \"file:...\", \"env:...\", \"exec:...\" or \"aws:...\""),
         ("[[users]]\nname = \"\"\npassword = \"p\"", "users[0].name: must not be empty"),
         ("[[users]]\nname = \"a\"\npassword = \"\"", "users[0].password: must not be empty"),
         (

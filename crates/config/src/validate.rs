@@ -510,7 +510,7 @@ impl Checker {
             (None, None) => {
                 self.problem(
                     at("password"),
-                    r#"required: set password = "..." or secret = "file:...", "env:..." or "exec:...""#,
+                    r#"required: set password = "..." or secret = "file:...", "env:...", "exec:..." or "aws:...""#,
                 );
                 placeholder()
             }
@@ -549,6 +549,27 @@ impl Checker {
                     positive_duration,
                 )
                 .unwrap_or(d.exec_timeout),
+            aws_region: self
+                .field("secrets.aws_region", raw.aws_region, None, |s| {
+                    aws_region(s).map(Some)
+                })
+                .flatten(),
+            aws_endpoint_url: self
+                .field(
+                    "secrets.aws_endpoint_url",
+                    raw.aws_endpoint_url,
+                    None,
+                    |s| endpoint_url(s).map(Some),
+                )
+                .flatten(),
+            aws_timeout: self
+                .field(
+                    "secrets.aws_timeout",
+                    raw.aws_timeout,
+                    d.aws_timeout,
+                    positive_duration,
+                )
+                .unwrap_or(d.aws_timeout),
         }
     }
 
@@ -673,6 +694,37 @@ pub fn password_value(p: &str) -> Result<(), &'static str> {
         Err("must not contain NUL characters")
     } else {
         Ok(())
+    }
+}
+
+/// An AWS region code such as `eu-west-1`: a typo here would otherwise surface as an endpoint
+/// that does not resolve.
+fn aws_region(s: String) -> Result<String, String> {
+    let valid = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    match valid {
+        true => Ok(s),
+        false => Err(format!(
+            r#"invalid region "{s}": expected a region code such as "eu-west-1""#
+        )),
+    }
+}
+
+/// `http://` or `https://` and a host; the SDK checks the rest when it builds the client.
+fn endpoint_url(s: String) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(host)
+            if !host.is_empty() && !host.starts_with('/') && !s.contains(char::is_whitespace) =>
+        {
+            Ok(s)
+        }
+        _ => Err(format!(
+            r#"invalid URL "{s}": expected "https://HOST[:PORT]", e.g. "https://secretsmanager.eu-west-1.amazonaws.com""#
+        )),
     }
 }
 

@@ -7,16 +7,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{anyhow, Context};
 use arc_swap::{ArcSwap, ArcSwapOption};
-use config::Config;
+use config::{Config, CredentialSource};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::accept::{serve_listener, ClientSlots};
 use crate::auth::{FailedLogins, UserDirectory};
 use crate::clients::{ClientRegistry, KillReason};
-use crate::credentials::refresh_every;
+use crate::credentials::{self, refresh_every};
 use crate::events::{EventKind, EventLog};
 use crate::failover::{spawn_monitor, EventCounts, HostHealth, MonitorLogin};
 use crate::metrics::ProxyStats;
@@ -218,9 +218,15 @@ impl ShutdownHandle {
     }
 }
 
-/// Loads the files the configuration names (certificates, keys, CA), as starting would; for
-/// `sluice check`.
+/// Loads the files the configuration names (certificates, keys, CA), as starting would, and
+/// checks that this build can fetch every secret source; for `sluice check`.
 pub fn check_files(config: &Config) -> anyhow::Result<()> {
+    for user in &config.users {
+        if let CredentialSource::Store(source) = &user.credentials {
+            credentials::supported(source)
+                .map_err(|problem| anyhow!("user \"{}\": secret {source}: {problem}", user.name))?;
+        }
+    }
     if let Some(tls) = &config.proxy.tls {
         ClientTls::new(tls).context("proxy.tls: cannot load the certificate")?;
     }
@@ -232,7 +238,7 @@ impl Proxy {
     /// Fetches every user's credentials (an unreadable secret is an error naming the user and
     /// the source) and binds the listener.
     pub async fn bind(config: Config) -> anyhow::Result<Proxy> {
-        let users = UserDirectory::load(&config).await?;
+        let users = UserDirectory::load(&config, None).await?;
         let reuse_port = config.proxy.so_reuseport;
         let listener = bind_listener(config.proxy.listen, reuse_port)
             .with_context(|| format!("could not listen on {}", config.proxy.listen))?;

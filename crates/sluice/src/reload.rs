@@ -48,7 +48,7 @@ pub async fn reload(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
         );
     }
     crate::telemetry::check_filter(&new.log.filter)?;
-    let users = UserDirectory::load(&new).await?;
+    let users = UserDirectory::load(&new, Some(&shared.users.load())).await?;
     let (config, restart_needed) = keep_startup_keys(&running, new);
     let tls = Tls::load(&running, &config)?;
     let tokens = TokenVerifier::reload(&config, Some(&shared.tokens.load()))

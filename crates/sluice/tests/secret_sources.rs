@@ -81,21 +81,11 @@ async fn env_source_takes_json_or_the_password_alone() {
     }
 }
 
-fn config_with_secret(secret: &str) -> config::Config {
-    config::Config::from_toml_str(&format!(
-        "[proxy]\nlisten = \"127.0.0.1:0\"\n[database]\nhosts = [\"127.0.0.1:9\"]\n\
-         [secrets]\nexec_timeout = \"1s\"\n\
-         [[users]]\nname = \"other\"\npassword = \"x\"\n\
-         [[users]]\nname = \"{APP}\"\nsecret = \"{secret}\"\n"
-    ))
-    .unwrap()
-}
+/// `[secrets]` for the startup error cases: a command that hangs fails fast.
+const FAST_EXEC: &str = "exec_timeout = \"1s\"";
 
 async fn startup_error(secret: &str) -> String {
-    let Err(e) = sluice::Proxy::bind(config_with_secret(secret)).await else {
-        panic!("{secret}: Sluice started with a secret it cannot read");
-    };
-    format!("{e:#}")
+    common::startup_error(secret, FAST_EXEC).await
 }
 
 #[tokio::test]
@@ -176,4 +166,34 @@ async fn a_failed_refresh_keeps_the_old_credentials() {
     query_as_app(&fx.connstr(APP, APP_PASSWORD, APP))
         .await
         .unwrap();
+}
+
+/// `aws:` parses in every build; one without the `aws` feature refuses it in `sluice check` and
+/// at startup, saying how to get a build that has it.
+#[tokio::test]
+async fn aws_secrets_need_a_build_with_the_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluice.toml");
+    std::fs::write(
+        &path,
+        "[database]\nhosts = [\"127.0.0.1:9\"]\n[[users]]\nname = \"app\"\nsecret = \"aws:prod/app\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("--config")
+        .arg(&path)
+        .arg("check")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if cfg!(feature = "aws") {
+        assert!(out.status.success(), "{stderr}");
+        return;
+    }
+    assert!(!out.status.success());
+    let want = "user \"app\": secret aws:prod/app: this Sluice was built without AWS Secrets \
+                Manager support; rebuild it with `cargo build --release --features aws`";
+    assert_eq!(stderr.trim(), want);
+    let err = startup_error("aws:prod/app").await;
+    assert_eq!(err, want);
 }

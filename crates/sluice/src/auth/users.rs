@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use config::{ClientAuth, Config, TokenAuth, UserConfig};
 
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, SecretStores};
 
 /// One configured user, ready for logins in both directions.
 pub struct UserEntry {
@@ -19,8 +19,8 @@ pub struct UserEntry {
 }
 
 impl UserEntry {
-    async fn load(user: &UserConfig, config: &Config) -> anyhow::Result<Self> {
-        let credentials = Credentials::load(user, config.secrets.exec_timeout).await?;
+    async fn load(user: &UserConfig, stores: &Arc<SecretStores>) -> anyhow::Result<Self> {
+        let credentials = Credentials::load(user, stores).await?;
         Ok(UserEntry {
             name: user.name.as_str().into(),
             client_auth: user.client_auth,
@@ -37,20 +37,27 @@ impl UserEntry {
 
 pub struct UserDirectory {
     users: HashMap<String, Arc<UserEntry>>,
+    /// How their secrets are fetched; every user's credentials share it.
+    stores: Arc<SecretStores>,
 }
 
 impl UserDirectory {
     /// Every user with its credentials; fetching a secret that fails stops here, naming the
-    /// user and the source. Derives the SCRAM verifiers (slow on purpose: PBKDF2).
-    pub async fn load(config: &Config) -> anyhow::Result<Self> {
+    /// user and the source. Derives the SCRAM verifiers (slow on purpose: PBKDF2). `running`
+    /// is the directory a reload replaces: its AWS client is kept while the AWS settings stay.
+    pub async fn load(config: &Config, running: Option<&UserDirectory>) -> anyhow::Result<Self> {
+        let stores = Arc::new(match running {
+            Some(running) => running.stores.reconfigured(&config.secrets),
+            None => SecretStores::new(&config.secrets),
+        });
         let mut users = HashMap::with_capacity(config.users.len());
         for user in &config.users {
             users.insert(
                 user.name.clone(),
-                Arc::new(UserEntry::load(user, config).await?),
+                Arc::new(UserEntry::load(user, &stores).await?),
             );
         }
-        Ok(UserDirectory { users })
+        Ok(UserDirectory { users, stores })
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<UserEntry>> {

@@ -1,4 +1,5 @@
-//! Reading a secret from its store: a file, an environment variable, or a command's output.
+//! Reading a secret from its store: a file, an environment variable, a command's output, or
+//! AWS Secrets Manager.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -7,13 +8,13 @@ use config::SecretSource;
 use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
 
-use super::SecretValue;
+use super::{SecretStores, SecretValue};
 
 /// A secret bigger than this is a mistake (a wrong file), not a secret.
 const MAX_SECRET_BYTES: u64 = 64 << 10;
 
 /// Fetches and parses the secret. The error names what failed, never the content.
-pub async fn fetch(source: &SecretSource, exec_timeout: Duration) -> Result<SecretValue, String> {
+pub async fn fetch(source: &SecretSource, stores: &SecretStores) -> Result<SecretValue, String> {
     match source {
         SecretSource::File(path) => {
             let text = read_file(path).await?;
@@ -21,10 +22,21 @@ pub async fn fetch(source: &SecretSource, exec_timeout: Duration) -> Result<Secr
         }
         SecretSource::Env(var) => from_env(var),
         SecretSource::Exec(argv) => {
-            let text = run(argv, exec_timeout).await?;
+            let text = run(argv, stores.exec_timeout()).await?;
             SecretValue::from_json(&text)
         }
+        SecretSource::Aws(id) => from_aws(id, stores).await,
     }
+}
+
+#[cfg(feature = "aws")]
+async fn from_aws(id: &str, stores: &SecretStores) -> Result<SecretValue, String> {
+    stores.aws().fetch(id).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn from_aws(_id: &str, _stores: &SecretStores) -> Result<SecretValue, String> {
+    Err(super::stores::WITHOUT_AWS.into())
 }
 
 async fn read_file(path: &std::path::Path) -> Result<Zeroizing<String>, String> {
@@ -42,17 +54,11 @@ async fn read_file(path: &std::path::Path) -> Result<Zeroizing<String>, String> 
     Ok(text)
 }
 
-/// JSON when the value starts with `{` (after blanks), the password alone otherwise.
 fn from_env(var: &str) -> Result<SecretValue, String> {
-    let text = match std::env::var(var) {
-        Ok(text) => Zeroizing::new(text),
-        Err(std::env::VarError::NotPresent) => return Err("the variable is not set".into()),
-        Err(std::env::VarError::NotUnicode(_)) => return Err("the variable is not UTF-8".into()),
-    };
-    if text.trim_start().starts_with('{') {
-        SecretValue::from_json(&text)
-    } else {
-        SecretValue::password_only(text)
+    match std::env::var(var) {
+        Ok(text) => SecretValue::from_json_or_password(Zeroizing::new(text)),
+        Err(std::env::VarError::NotPresent) => Err("the variable is not set".into()),
+        Err(std::env::VarError::NotUnicode(_)) => Err("the variable is not UTF-8".into()),
     }
 }
 
@@ -99,6 +105,13 @@ async fn run(argv: &[String], timeout: Duration) -> Result<Zeroizing<String>, St
 mod tests {
     use super::*;
 
+    fn stores(exec_timeout: Duration) -> SecretStores {
+        SecretStores::new(&config::SecretsConfig {
+            exec_timeout,
+            ..Default::default()
+        })
+    }
+
     fn exec(script: &str) -> SecretSource {
         SecretSource::Exec(vec!["/bin/sh".into(), "-c".into(), script.into()])
     }
@@ -107,7 +120,7 @@ mod tests {
     async fn exec_prints_the_secret() {
         let v = fetch(
             &exec(r#"echo '{"password":"pw1"}'"#),
-            Duration::from_secs(5),
+            &stores(Duration::from_secs(5)),
         )
         .await
         .unwrap();
@@ -116,11 +129,11 @@ mod tests {
 
     #[tokio::test]
     async fn exec_failures_are_named() {
-        let failed = fetch(&exec("exit 3"), Duration::from_secs(5))
+        let failed = fetch(&exec("exit 3"), &stores(Duration::from_secs(5)))
             .await
             .unwrap_err();
         assert_eq!(failed, "the command failed (exit status: 3)");
-        let slow = fetch(&exec("exec sleep 5"), Duration::from_millis(200))
+        let slow = fetch(&exec("exec sleep 5"), &stores(Duration::from_millis(200)))
             .await
             .unwrap_err();
         assert!(
@@ -128,9 +141,11 @@ mod tests {
             "{slow}"
         );
         let missing = SecretSource::Exec(vec!["/nonexistent/fetch-secret".into()]);
-        let err = fetch(&missing, Duration::from_secs(1)).await.unwrap_err();
+        let err = fetch(&missing, &stores(Duration::from_secs(1)))
+            .await
+            .unwrap_err();
         assert!(err.starts_with("cannot run the command: "), "{err}");
-        let garbage = fetch(&exec("echo hunter2"), Duration::from_secs(5))
+        let garbage = fetch(&exec("echo hunter2"), &stores(Duration::from_secs(5)))
             .await
             .unwrap_err();
         assert!(!garbage.contains("hunter2"), "{garbage}");
@@ -139,14 +154,26 @@ mod tests {
     #[tokio::test]
     async fn file_errors_are_named() {
         let missing = SecretSource::File("/nonexistent/secret.json".into());
-        let err = fetch(&missing, Duration::from_secs(1)).await.unwrap_err();
+        let err = fetch(&missing, &stores(Duration::from_secs(1)))
+            .await
+            .unwrap_err();
         assert!(err.starts_with("cannot open the file: "), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         std::fs::write(&path, "{\"password\": \"pw\"").unwrap();
-        let err = fetch(&SecretSource::File(path), Duration::from_secs(1))
+        let err = fetch(&SecretSource::File(path), &stores(Duration::from_secs(1)))
             .await
             .unwrap_err();
         assert!(err.starts_with("is not valid JSON"), "{err}");
+    }
+
+    #[cfg(not(feature = "aws"))]
+    #[tokio::test]
+    async fn aws_needs_the_feature() {
+        let source = SecretSource::Aws("prod/app".into());
+        let err = fetch(&source, &stores(Duration::from_secs(1)))
+            .await
+            .unwrap_err();
+        assert_eq!(err, super::super::stores::WITHOUT_AWS);
     }
 }

@@ -10,7 +10,7 @@ use config::{CredentialSource, SecretSource, UserConfig};
 use tokio::time::Instant;
 
 use super::fetch::fetch;
-use super::{LoginAs, Versions};
+use super::{LoginAs, SecretStores, Versions};
 use crate::upstream::UpstreamError;
 
 /// After a fetch, others that find every password rejected wait this long before fetching
@@ -22,7 +22,7 @@ pub struct Credentials {
     user_name: String,
     /// `None` for an inline password, which never changes.
     source: Option<SecretSource>,
-    exec_timeout: Duration,
+    stores: Arc<SecretStores>,
     // std RwLock: held only to clone the Arc in or out, never across an await.
     versions: RwLock<Arc<Versions>>,
     /// Bumped on every swap, so a waiter can tell that something new arrived.
@@ -34,11 +34,14 @@ pub struct Credentials {
 impl Credentials {
     /// The user's credentials as configured: the inline password, or the secret fetched now.
     /// The error names the user and the source.
-    pub async fn load(user: &UserConfig, exec_timeout: Duration) -> anyhow::Result<Credentials> {
+    pub async fn load(
+        user: &UserConfig,
+        stores: &Arc<SecretStores>,
+    ) -> anyhow::Result<Credentials> {
         let (source, versions) = match &user.credentials {
             CredentialSource::Inline(password) => (None, Versions::inline(&user.name, password)),
             CredentialSource::Store(source) => {
-                let value = fetch(source, exec_timeout).await.map_err(|problem| {
+                let value = fetch(source, stores).await.map_err(|problem| {
                     anyhow::anyhow!("user \"{}\": secret {source}: {problem}", user.name)
                 })?;
                 (Some(source.clone()), Versions::new(&user.name, &value))
@@ -47,7 +50,7 @@ impl Credentials {
         Ok(Credentials {
             user_name: user.name.clone(),
             source,
-            exec_timeout,
+            stores: stores.clone(),
             versions: RwLock::new(Arc::new(versions)),
             generation: AtomicU64::new(0),
             fetching: tokio::sync::Mutex::new(None),
@@ -86,7 +89,7 @@ impl Credentials {
         let Some(source) = &self.source else {
             return Ok(false);
         };
-        let value = fetch(source, self.exec_timeout).await?;
+        let value = fetch(source, &self.stores).await?;
         if self.versions().holds(&self.user_name, &value) {
             return Ok(false);
         }

@@ -72,6 +72,16 @@ impl SecretValue {
         Ok(value)
     }
 
+    /// JSON when the text starts with `{` (after blanks), the password alone otherwise: what
+    /// `env:` and `aws:` hold.
+    pub fn from_json_or_password(text: Zeroizing<String>) -> Result<SecretValue, String> {
+        if text.trim_start().starts_with('{') {
+            SecretValue::from_json(&text)
+        } else {
+            SecretValue::password_only(text)
+        }
+    }
+
     /// The whole text is the password (`env:` holding a plain password).
     pub fn password_only(text: Zeroizing<String>) -> Result<SecretValue, String> {
         let value = SecretValue {

@@ -3,6 +3,9 @@
 
 pub mod admin_http;
 pub mod binary;
+#[cfg(feature = "aws")]
+pub mod moto;
+pub mod rotation;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -258,6 +261,22 @@ filter = "warn"
         extra_config = o.extra_config,
         extra_sections = o.extra_sections,
     )
+}
+
+/// Why Sluice refuses to start when `app`'s secret is `secret` (with `secrets_section` as the
+/// `[secrets]` lines); panics if it starts. No database is needed: secrets come first.
+pub async fn startup_error(secret: &str, secrets_section: &str) -> String {
+    let config = config::Config::from_toml_str(&format!(
+        "[proxy]\nlisten = \"127.0.0.1:0\"\n[database]\nhosts = [\"127.0.0.1:9\"]\n\
+         [secrets]\n{secrets_section}\n\
+         [[users]]\nname = \"other\"\npassword = \"x\"\n\
+         [[users]]\nname = \"{APP}\"\nsecret = \"{secret}\"\n"
+    ))
+    .unwrap();
+    let Err(e) = Proxy::bind(config).await else {
+        panic!("{secret}: Sluice started with a secret it cannot fetch");
+    };
+    format!("{e:#}")
 }
 
 /// A raw protocol connection to `addr` (Sluice or PostgreSQL), logged in as the md5 user.
