@@ -1,7 +1,8 @@
 //! `aws:` secrets: AWS Secrets Manager through the official SDK. One client, built on the first
 //! fetch (a configuration without `aws:` users never touches AWS), shared by every user and
-//! kept by reloads that leave the AWS settings alone. A fetch reads the AWSCURRENT, AWSPENDING and AWSPREVIOUS stages at once and maps them
-//! onto the current, pending and previous passwords that rotation already handles.
+//! kept by reloads that leave the AWS settings alone. A fetch reads the AWSCURRENT, AWSPENDING
+//! and AWSPREVIOUS stages at once and maps them onto the current, pending and previous
+//! passwords that rotation already handles.
 
 mod client;
 mod error;
