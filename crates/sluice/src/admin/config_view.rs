@@ -65,7 +65,51 @@ pub fn settings(c: &Config) -> Vec<(String, Value)> {
         ),
         ("database.connect_timeout".into(), dur(d.connect_timeout)),
         ("database.probe_interval".into(), dur(d.probe_interval)),
+        ("database.max_replica_lag".into(), dur(d.max_replica_lag)),
+        ("database.tls_mode".into(), json!(d.tls_mode.as_str())),
+        (
+            "database.tls_ca_file".into(),
+            json!(d.tls_ca_file.as_ref().map(|p| p.display().to_string())),
+        ),
+        ("database.server_auth".into(), json!(d.server_auth.as_str())),
+        ("proxy.so_reuseport".into(), json!(p.so_reuseport)),
+        ("proxy.max_failed_logins".into(), json!(p.max_failed_logins)),
+        (
+            "proxy.failed_login_window".into(),
+            dur(p.failed_login_window),
+        ),
     ];
+    if let Some(tls) = &p.tls {
+        out.extend([
+            (
+                "proxy.tls.cert_file".into(),
+                json!(tls.cert_file.display().to_string()),
+            ),
+            (
+                "proxy.tls.key_file".into(),
+                json!(tls.key_file.display().to_string()),
+            ),
+            (
+                "proxy.tls.min_version".into(),
+                json!(tls.min_version.as_str()),
+            ),
+            ("proxy.tls.require_tls".into(), json!(tls.require_tls)),
+        ]);
+    }
+    let secrets = &c.secrets;
+    out.extend([
+        (
+            "secrets.refresh_interval".into(),
+            opt_dur(secrets.refresh_interval),
+        ),
+        ("secrets.exec_timeout".into(), dur(secrets.exec_timeout)),
+        ("secrets.aws_region".into(), json!(secrets.aws_region)),
+        (
+            "secrets.aws_endpoint_url".into(),
+            json!(secrets.aws_endpoint_url),
+        ),
+        ("secrets.aws_timeout".into(), dur(secrets.aws_timeout)),
+    ]);
     for (i, u) in c.users.iter().enumerate() {
         out.push((format!("users[{i}].name"), json!(u.name)));
         out.push((format!("users[{i}].password"), json!(REDACTED)));
