@@ -9,6 +9,17 @@ use std::time::Duration;
 
 use common::Fixture;
 
+/// Rows committed in `table`, as PostgreSQL itself (not Sluice) sees them.
+async fn rows_in(fx: &Fixture, table: &str) -> i64 {
+    let direct = fx
+        .pg
+        .connect(common::APP, common::APP_PASSWORD, common::APP)
+        .await
+        .unwrap();
+    let sql = format!("SELECT count(*) FROM {table}");
+    direct.query_one(&sql, &[]).await.unwrap().get(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_in_flight_finish_and_new_clients_are_refused() {
     let fx = Fixture::start().await;
@@ -41,17 +52,7 @@ async fn transactions_in_flight_finish_and_new_clients_are_refused() {
     busy.batch_execute("INSERT INTO drained VALUES (2); COMMIT")
         .await
         .unwrap();
-    let direct = fx
-        .pg
-        .connect(common::APP, common::APP_PASSWORD, common::APP)
-        .await
-        .unwrap();
-    let n: i64 = direct
-        .query_one("SELECT count(*) FROM drained", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, 2);
+    assert_eq!(rows_in(&fx, "drained").await, 2);
     // And then it is disconnected too.
     let closed = common::eventually(Duration::from_secs(5), || async {
         busy.simple_query("SELECT 1").await.is_err()
@@ -85,17 +86,7 @@ async fn a_transaction_still_running_at_shutdown_timeout_gets_57p01_and_rolls_ba
     let db = err.as_db_error().unwrap();
     assert!(db.message().contains("shutdown_timeout"), "{err}");
 
-    let direct = fx
-        .pg
-        .connect(common::APP, common::APP_PASSWORD, common::APP)
-        .await
-        .unwrap();
-    let n: i64 = direct
-        .query_one("SELECT count(*) FROM unfinished", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, 0);
+    assert_eq!(rows_in(&fx, "unfinished").await, 0);
 }
 
 /// The 57P01 at shutdown_timeout never lands inside a reply: a client in the middle of a
