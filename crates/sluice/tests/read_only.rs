@@ -277,8 +277,9 @@ fn hosts_line(clusters: &[&test_support::PgCluster]) -> String {
 }
 
 /// A reload changes `database.hosts`: a standby taken out gets no new transactions (the one it
-/// is running finishes), one put back serves again, and a list without the primary holds
-/// writes until a reload brings it back; every client stays connected throughout.
+/// is running finishes), one put back serves again, pgbench writing meanwhile loses nothing,
+/// and a list without the primary holds writes until a reload brings it back; every client
+/// stays connected throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_follow_a_reload_without_dropping_clients() {
     let fx = start(2).await;
@@ -297,6 +298,9 @@ async fn hosts_follow_a_reload_without_dropping_clients() {
         }
     };
     let writer = fx.client().await;
+    // Writes run through the standby reloads below; none may fail.
+    tokio::task::block_in_place(|| common::load::init_pgbench(fx.addr));
+    let load = common::load::pgbench(fx.addr, 4);
     let reader = fx.endpoint_client(0).await.unwrap();
     reader.batch_execute("BEGIN").await.unwrap();
     let busy_port = server_port(&reader).await.unwrap();
@@ -339,6 +343,7 @@ async fn hosts_follow_a_reload_without_dropping_clients() {
     assert_eq!(ports, standbys);
     reader.batch_execute("COMMIT").await.unwrap();
     second_reader.batch_execute("COMMIT").await.unwrap();
+    common::load::assert_no_failures(&load.await.unwrap());
 
     // Without the primary in the list there is no writer: writes wait (and fail after the
     // borrow timeout), and succeed on the same connection once a reload names it again.

@@ -3,6 +3,7 @@
 
 pub mod admin_http;
 pub mod binary;
+pub mod load;
 #[cfg(feature = "aws")]
 pub mod moto;
 pub mod rotation;

@@ -2,9 +2,9 @@
 //! and the checks that nothing failed and the new password took over. The secret store side
 //! is each test's own (a file, AWS Secrets Manager).
 
-use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
+pub use super::load::{assert_no_failures, init_pgbench, pgbench};
 use super::{Fixture, APP, APP_PASSWORD};
 
 pub const NEW_PASSWORD: &str = "app-rotated-pw-2";
@@ -19,73 +19,6 @@ pub fn options(secret: String, extra_secrets: &str) -> super::Options {
         max_connections: 6,
         ..Default::default()
     }
-}
-
-/// `pgbench -i` through Sluice, as `app`.
-pub fn init_pgbench(addr: SocketAddr) {
-    let port = addr.port().to_string();
-    let args = [
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-U",
-        APP,
-        "-i",
-        "-s",
-        "1",
-        "-q",
-        APP,
-    ];
-    let out =
-        test_support::run_client("pgbench", &args, APP_PASSWORD, Duration::from_secs(120)).unwrap();
-    super::succeeded(&out);
-}
-
-/// pgbench for `seconds` with clients logged in before the rotation; returns its stdout.
-pub fn pgbench(addr: SocketAddr, seconds: u32) -> tokio::task::JoinHandle<String> {
-    let port = addr.port().to_string();
-    let seconds = seconds.to_string();
-    tokio::task::spawn_blocking(move || {
-        let args = [
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            APP,
-            "-n",
-            "-c",
-            "4",
-            "-j",
-            "2",
-            "-T",
-            &seconds,
-            APP,
-        ];
-        let out = test_support::run_client("pgbench", &args, APP_PASSWORD, Duration::from_secs(60))
-            .unwrap();
-        super::succeeded(&out)
-    })
-}
-
-pub fn assert_no_failures(stdout: &str) {
-    for line in stdout
-        .lines()
-        .filter(|l| l.starts_with("number of") || l.starts_with("tps"))
-    {
-        println!("{line}");
-    }
-    assert!(
-        stdout.contains("number of failed transactions: 0 "),
-        "{stdout}"
-    );
-    let processed = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0);
-    assert!(processed > 0, "{stdout}");
 }
 
 pub async fn alter_role(fx: &Fixture, password: &str) -> SystemTime {
