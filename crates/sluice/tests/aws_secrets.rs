@@ -9,11 +9,9 @@ mod common;
 use std::time::Duration;
 
 use common::binary::{free_port, SluiceProcess};
+use common::load::{assert_no_failures, init_pgbench, pgbench};
 use common::moto::{fake_credentials_env, use_fake_credentials, Moto, REGION};
-use common::rotation::{
-    alter_role, assert_both_passwords_work, assert_no_failures, assert_rotated, init_pgbench,
-    pgbench, NEW_PASSWORD,
-};
+use common::rotation::{alter_role, assert_both_passwords_work, assert_rotated, NEW_PASSWORD};
 use common::{startup_error, Fixture, Options, APP, APP_PASSWORD};
 
 const SECRET_NAME: &str = "prod/app/db";

@@ -7,10 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::rotation::{
-    alter_role, assert_both_passwords_work, assert_no_failures, assert_rotated, init_pgbench,
-    pgbench, NEW_PASSWORD,
-};
+use common::load::{assert_no_failures, init_pgbench, pgbench};
+use common::rotation::{alter_role, assert_both_passwords_work, assert_rotated, NEW_PASSWORD};
 use common::{Fixture, APP, APP_PASSWORD};
 
 fn write_secret(path: &Path, json: &str) {

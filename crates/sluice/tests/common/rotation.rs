@@ -4,7 +4,6 @@
 
 use std::time::SystemTime;
 
-pub use super::load::{assert_no_failures, init_pgbench, pgbench};
 use super::{Fixture, APP, APP_PASSWORD};
 
 pub const NEW_PASSWORD: &str = "app-rotated-pw-2";
