@@ -289,6 +289,37 @@ async fn kill_client_disconnects_that_client_only() {
     assert!(err.contains("no client with id 999999"), "{err}");
 }
 
+/// A client killed inside a transaction is told why, as one killed between transactions is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_client_in_a_transaction_says_57p01() {
+    let fx = start().await;
+    let mut raw = common::raw_login(&fx.addr.to_string()).await;
+    raw.send(&test_support::raw::query_message("BEGIN"))
+        .await
+        .unwrap();
+    raw.recv_until_ready().await.unwrap();
+    let id = records(&console(&fx, "SHOW CLIENTS"))
+        .into_iter()
+        .find(|r| r["user"] == MD5_USER)
+        .unwrap()["id"]
+        .clone();
+    console(&fx, &format!("KILL_CLIENT {id}"));
+    let (tag, body) = raw.recv().await.unwrap().expect("a FATAL before the close");
+    assert_eq!(tag, b'E');
+    let fields = test_support::raw::error_fields(&body);
+    assert!(fields.contains(&(b'C', "57P01".to_owned())), "{fields:?}");
+    assert!(
+        fields
+            .iter()
+            .any(|(c, m)| *c == b'M' && m.contains("KILL_CLIENT")),
+        "{fields:?}"
+    );
+    assert!(
+        raw.recv().await.unwrap().is_none(),
+        "closed after the FATAL"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_from_the_console_drains() {
     let fx = start().await;
