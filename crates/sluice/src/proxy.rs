@@ -35,6 +35,9 @@ pub struct Shared {
     config: ArcSwap<Config>,
     /// The file it came from, for RELOAD and SIGHUP; `None` when built in code (tests).
     config_path: std::sync::Mutex<Option<std::path::PathBuf>>,
+    /// Held for a whole reload: SIGHUP and RELOAD at once must not interleave (the one that
+    /// read the older file could otherwise apply last).
+    pub(crate) reloading: tokio::sync::Mutex<()>,
     /// `[proxy.tls]`, loaded; `None` when clients get 'N' to SSLRequest.
     pub client_tls: ArcSwapOption<ClientTls>,
     /// Replaced whole by a reload; the monitor reads it too.
@@ -298,6 +301,7 @@ impl Proxy {
             next_client_id: AtomicU64::new(1),
             config: ArcSwap::from_pointee(config),
             config_path: std::sync::Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
         };
         shared.follow_settings(&shared.config());
         Ok(Proxy {

@@ -29,16 +29,24 @@ pub struct Reloaded {
 
 /// Reads the file Sluice was started with and applies it.
 pub async fn reload_file(shared: &Shared) -> anyhow::Result<Reloaded> {
+    // Held from reading the file on, so the last file read is the one that applies.
+    let _one_at_a_time = shared.reloading.lock().await;
     let path = shared
         .config_path()
         .context("no configuration file to reload: Sluice was not started with --config")?;
     let config = Config::load(&path)
         .map_err(|e| anyhow!("{}: invalid configuration:\n{e}", path.display()))?;
-    reload(shared, config).await
+    apply(shared, config).await
 }
 
 /// Applies `new` as far as it can change while running.
 pub async fn reload(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
+    let _one_at_a_time = shared.reloading.lock().await;
+    apply(shared, new).await
+}
+
+/// [`reload`], with the reload lock held by the caller.
+async fn apply(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
     let running = shared.config();
     let monitor_user = &running.users[0].name;
     if new.user(monitor_user).is_none() {

@@ -307,3 +307,47 @@ async fn a_lower_client_limit_applies_as_clients_leave() {
     assert_eq!(common::sqlstate(&refused).as_deref(), Some("53300"));
     only.simple_query("SELECT 1").await.unwrap();
 }
+
+/// Two reloads at once (SIGHUP and RELOAD, say) apply one after the other, in the order they
+/// came: a slow one (its secret takes a second to fetch) does not overwrite a later one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_apply_in_the_order_they_came() {
+    let fx = Fixture::start_with(Options {
+        max_connections: 5,
+        ..Options::default()
+    })
+    .await;
+    fx.client().await.simple_query("SELECT 1").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("late.json");
+    std::fs::write(&secret, r#"{"password": "late-pw"}"#).unwrap();
+    let slow = fx
+        .config_text
+        .replace("max_connections = 5", "max_connections = 2")
+        + &format!(
+            "\n[[users]]\nname = \"late\"\nsecret = \"exec:/bin/sh -c 'sleep 1; cat {}'\"\n",
+            secret.display()
+        );
+    let fast = fx
+        .config_text
+        .replace("max_connections = 5", "max_connections = 3");
+    let first = tokio::spawn({
+        let reload = fx.reload.clone();
+        async move {
+            reload
+                .reload(config::Config::from_toml_str(&slow).unwrap())
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = fx
+        .reload
+        .reload(config::Config::from_toml_str(&fast).unwrap());
+    second.await.unwrap();
+    first.await.unwrap().unwrap();
+    assert_eq!(
+        fx.observer.pool_limit(),
+        3,
+        "the earlier reload applied last"
+    );
+}
