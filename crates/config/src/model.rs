@@ -412,7 +412,7 @@ display_as_str!(PoolMode, ClientAuth, LogFormat, crate::access::AccessAction);
 pub(crate) use display_as_str;
 
 /// `[[endpoints]]`: an extra listener with its own routing.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointConfig {
     /// Unique; appears in logs.
     pub name: String,

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use arc_swap::{ArcSwap, ArcSwapOption};
-use config::{Config, CredentialSource};
+use config::{Config, CredentialSource, EndpointConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::accept::{serve_listener, ClientSlots};
+use crate::accept::{serve_listener, ClientSlots, Endpoints};
 use crate::auth::{FailedLogins, UserDirectory};
 use crate::clients::{ClientRegistry, KillReason};
 use crate::credentials::{self, refresh_every};
@@ -55,6 +55,8 @@ pub struct Shared {
     /// Keys the fake SCRAM verifiers of unknown users, so they look like real ones.
     pub process_key: [u8; 32],
     pub client_slots: ClientSlots,
+    /// `[[endpoints]]` accepting now.
+    pub endpoints: Endpoints,
     pub shutdown: watch::Receiver<bool>,
     /// For the admin console's SHUTDOWN.
     pub shutdown_handle: ShutdownHandle,
@@ -122,8 +124,8 @@ impl Shared {
 pub struct Proxy {
     shared: Arc<Shared>,
     listener: TcpListener,
-    /// `[[endpoints]]`, each with its own route.
-    endpoints: Vec<(TcpListener, Route)>,
+    /// `[[endpoints]]`, bound, to start accepting in `run`.
+    endpoints: Vec<(EndpointConfig, TcpListener)>,
     /// `[admin] listen`, when configured.
     admin_listener: Option<TcpListener>,
     shutdown: watch::Sender<bool>,
@@ -162,6 +164,11 @@ impl Observer {
         events.map(|e| (e.kind.as_str(), e.detail)).collect()
     }
 
+    /// Where each running `[[endpoints]]` entry listens, by name.
+    pub fn endpoints(&self) -> Vec<(String, SocketAddr)> {
+        self.0.endpoints.addrs()
+    }
+
     /// Every host as of the monitor's last probe round.
     pub fn hosts(&self) -> Vec<HostHealth> {
         self.0.target.topology.hosts()
@@ -197,14 +204,14 @@ pub struct ReloadHandle(Arc<Shared>);
 
 impl ReloadHandle {
     /// Applies `config`; Ok holds the keys that keep their running values until a restart.
-    pub async fn reload(&self, config: Config) -> anyhow::Result<Vec<&'static str>> {
+    pub async fn reload(&self, config: Config) -> anyhow::Result<Vec<String>> {
         let outcome = crate::reload::reload(&self.0, config).await;
         crate::reload::report(&self.0, &outcome);
         outcome.map(|r| r.restart_needed)
     }
 
     /// Reads the configuration file again (see [`Proxy::set_config_path`]) and applies it.
-    pub async fn reload_file(&self) -> anyhow::Result<Vec<&'static str>> {
+    pub async fn reload_file(&self) -> anyhow::Result<Vec<String>> {
         let outcome = crate::reload::reload_file(&self.0).await;
         crate::reload::report(&self.0, &outcome);
         outcome.map(|r| r.restart_needed)
@@ -253,7 +260,7 @@ impl Proxy {
                     endpoint.listen, endpoint.name
                 )
             })?;
-            endpoints.push((bound, Route::for_endpoint(endpoint)));
+            endpoints.push((endpoint.clone(), bound));
         }
         let client_tls = match &config.proxy.tls {
             Some(tls) => Some(Arc::new(
@@ -292,6 +299,7 @@ impl Proxy {
             ),
             process_key: rand::random(),
             client_slots: ClientSlots::new(config.proxy.max_client_connections),
+            endpoints: Endpoints::default(),
             shutdown: shutdown_rx,
             shutdown_handle: ShutdownHandle(shutdown.clone()),
             stats: ProxyStats::default(),
@@ -324,7 +332,7 @@ impl Proxy {
     pub fn endpoint_addrs(&self) -> Vec<SocketAddr> {
         self.endpoints
             .iter()
-            .map(|(l, _)| {
+            .map(|(_, l)| {
                 l.local_addr()
                     .expect("a bound listener has a local address")
             })
@@ -391,13 +399,14 @@ impl Proxy {
             tokio::spawn(crate::admin::serve_http(l, shared.clone()))
         });
         let stats_log = tokio::spawn(crate::metrics::log_stats(shared.clone()));
-        let listeners = std::iter::once((listener, Route::Writer)).chain(endpoints);
-        let serving = listeners.map(|(listener, route)| {
-            let addr = listener.local_addr().map(|a| a.to_string());
-            tracing::info!(listen = %addr.unwrap_or_default(), ?route, "accepting clients");
-            serve_listener(listener, shared.clone(), route, shared.shutdown.clone())
-        });
-        futures_util::future::join_all(serving).await;
+        for (config, listener) in endpoints {
+            shared.endpoints.start(&shared, config, listener);
+        }
+        let addr = listener.local_addr().map(|a| a.to_string());
+        tracing::info!(listen = %addr.unwrap_or_default(), "accepting clients");
+        // The main listener is never removed: its stop signal never fires.
+        let (_never, stop) = watch::channel(false);
+        serve_listener(listener, shared.clone(), Route::Writer, stop).await;
         // Transactions held by PAUSE must be able to finish during the drain.
         shared.pause.set(false);
         drain(&shared).await;
@@ -466,7 +475,7 @@ async fn follow_standbys(shared: Arc<Shared>) {
 }
 
 /// SO_REUSEADDR so a restart does not wait out TIME_WAIT; SO_REUSEPORT if configured.
-fn bind_listener(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+pub(crate) fn bind_listener(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,

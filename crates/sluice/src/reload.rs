@@ -5,8 +5,8 @@
 //!
 //! What reloads: users (passwords, secrets, authentication methods, databases, tokens
 //! allowed), the hosts and how they are probed, TLS on both sides, token issuers and keys,
-//! pool limits, timeouts, `init_query`, access rules, admin console users and the connection
-//! and pin log switches. Keys bound at startup (listeners, ...) keep their running values until
+//! pool limits, timeouts, `init_query`, access rules, admin console users, endpoints added or
+//! removed, the client limit, and the log settings. Keys bound at startup (listeners, ...) keep their running values until
 //! a restart; a reload that changes them says which.
 
 use anyhow::{anyhow, bail, Context};
@@ -24,11 +24,11 @@ use crate::tokens::TokenVerifier;
 #[derive(Debug, Default)]
 pub struct Reloaded {
     /// Keys changed in the file that keep their running value until a restart.
-    pub restart_needed: Vec<&'static str>,
+    pub restart_needed: Vec<String>,
 }
 
 /// Reads the file Sluice was started with and applies it.
-pub async fn reload_file(shared: &Shared) -> anyhow::Result<Reloaded> {
+pub async fn reload_file(shared: &Arc<Shared>) -> anyhow::Result<Reloaded> {
     // Held from reading the file on, so the last file read is the one that applies.
     let _one_at_a_time = shared.reloading.lock().await;
     let path = shared
@@ -40,13 +40,13 @@ pub async fn reload_file(shared: &Shared) -> anyhow::Result<Reloaded> {
 }
 
 /// Applies `new` as far as it can change while running.
-pub async fn reload(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
+pub async fn reload(shared: &Arc<Shared>, new: Config) -> anyhow::Result<Reloaded> {
     let _one_at_a_time = shared.reloading.lock().await;
     apply(shared, new).await
 }
 
 /// [`reload`], with the reload lock held by the caller.
-async fn apply(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
+async fn apply(shared: &Arc<Shared>, new: Config) -> anyhow::Result<Reloaded> {
     let running = shared.config();
     let monitor_user = &running.users[0].name;
     if new.user(monitor_user).is_none() {
@@ -57,12 +57,25 @@ async fn apply(shared: &Shared, new: Config) -> anyhow::Result<Reloaded> {
     }
     crate::telemetry::check_filter(&new.log.filter)?;
     let users = UserDirectory::load(&new, Some(&shared.users.load())).await?;
-    let (config, restart_needed) = keep_startup_keys(&running, new);
+    let (mut config, kept) = keep_startup_keys(&running, new);
+    let mut restart_needed: Vec<String> = kept.into_iter().map(str::to_owned).collect();
     let tls = Tls::load(&running, &config)?;
     let tokens = TokenVerifier::reload(&config, Some(&shared.tokens.load()))
         .await
         .context("token authentication: cannot load the keys")?;
+    // Last of the checks: it binds the new endpoints' addresses.
+    let endpoints = shared
+        .endpoints
+        .prepare(&config.endpoints, config.proxy.so_reuseport)?;
+    restart_needed.extend(
+        endpoints
+            .kept
+            .iter()
+            .map(|name| format!("endpoints[{name:?}]")),
+    );
+    config.endpoints = endpoints.configs.clone();
     let closed = shared.target.apply_settings(config.database.clone());
+    shared.endpoints.apply(shared, endpoints);
     tls.apply(shared);
     shared.tokens.store(Arc::new(tokens));
     // Checked above; a filter that still fails to apply leaves the old one, which is harmless.
@@ -206,7 +219,6 @@ startup_keys!(
     "proxy.worker_threads" => proxy.worker_threads,
     "proxy.max_prepared_statements" => proxy.max_prepared_statements,
     "proxy.so_reuseport" => proxy.so_reuseport,
-    "endpoints" => endpoints,
     "admin.listen" => admin.listen,
     "log.format" => log.format,
 );
@@ -253,7 +265,7 @@ mod tests {
     #[test]
     fn changeable_follows_the_startup_keys() {
         assert!(!changeable("proxy.listen"));
-        assert!(!changeable("endpoints[0].listen"));
+        assert!(!changeable("admin.listen"));
         assert!(!changeable("log.format"));
         assert!(
             changeable("proxy.listen_backlog"),

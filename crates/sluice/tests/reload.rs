@@ -351,3 +351,63 @@ async fn reloads_apply_in_the_order_they_came() {
         "the earlier reload applied last"
     );
 }
+
+/// `[[endpoints]]` reload by name: a new one accepts at once, a removed one stops accepting
+/// while its clients stay, one whose settings changed keeps running as it was (and the reload
+/// says so), and an address in use refuses the whole reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_are_added_and_removed_by_a_reload() {
+    let fx = Fixture::start().await;
+    let reload = |text: String| {
+        let handle = fx.reload.clone();
+        async move {
+            handle
+                .reload(config::Config::from_toml_str(&text).unwrap())
+                .await
+        }
+    };
+    let endpoint = |listen: &str, role: &str| {
+        format!("\n[[endpoints]]\nname = \"extra\"\nlisten = \"{listen}\"\nrole = \"{role}\"\n")
+    };
+    let added = fx.config_text.clone() + &endpoint("127.0.0.1:0", "read-write");
+    assert!(reload(added.clone()).await.unwrap().is_empty());
+    let endpoints = fx.observer.endpoints();
+    assert_eq!(endpoints.len(), 1, "{endpoints:?}");
+    let (name, addr) = endpoints[0].clone();
+    assert_eq!(name, "extra");
+    let (through, conn) = tokio_postgres::connect(
+        &common::connstr_at(addr, APP, APP_PASSWORD, APP),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    through.simple_query("SELECT 1").await.unwrap();
+
+    let changed = fx.config_text.clone() + &endpoint("127.0.0.1:0", "read-only");
+    let kept = reload(changed).await.unwrap();
+    assert_eq!(kept, ["endpoints[\"extra\"]"]);
+    assert_eq!(fx.observer.endpoints()[0].1, addr, "moved in place");
+
+    let taken = fx.config_text.clone() + &endpoint(&fx.addr.to_string(), "read-write");
+    let taken = taken.replace("name = \"extra\"", "name = \"other\"");
+    let err = reload(taken).await.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("could not listen on"),
+        "{err:#}"
+    );
+    assert_eq!(
+        fx.observer.endpoints().len(),
+        1,
+        "the refused reload changed the endpoints"
+    );
+
+    assert!(reload(fx.config_text.clone()).await.unwrap().is_empty());
+    assert!(fx.observer.endpoints().is_empty());
+    let refused = common::eventually(Duration::from_secs(5), || async {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+    assert!(refused, "the removed endpoint still accepts");
+    through.simple_query("SELECT 1").await.unwrap();
+}

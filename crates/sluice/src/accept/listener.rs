@@ -11,13 +11,15 @@ use crate::proxy::Shared;
 use crate::session;
 use crate::upstream::Route;
 
-/// Accepts until `shutdown` flips to true; the listener's clients go to `route`.
+/// Accepts until shutdown, or until `stop` flips to true (the endpoint was removed); the
+/// listener's clients go to `route`.
 pub async fn serve_listener(
     listener: TcpListener,
     shared: Arc<Shared>,
     route: Route,
-    mut shutdown: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
 ) {
+    let mut shutdown = shared.shutdown.clone();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -32,6 +34,7 @@ pub async fn serve_listener(
                 }
             },
             _ = shutdown.changed() => return,
+            _ = stop.changed() => return,
         }
     }
 }

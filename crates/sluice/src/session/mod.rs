@@ -73,7 +73,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, rou
 }
 
 async fn run(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     client: &mut ClientConn,
     id: u64,
     route: Route,

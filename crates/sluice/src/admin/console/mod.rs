@@ -40,7 +40,7 @@ pub fn greet(client: &mut ClientConn) {
 
 /// Answers commands until the admin leaves, is killed, or Sluice shuts down.
 pub async fn serve(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     client: &mut ClientConn,
     entry: Arc<ClientEntry>,
 ) -> Result<(), SessionError> {
@@ -81,7 +81,7 @@ pub async fn serve(
 }
 
 /// Runs one query string and queues the reply and ReadyForQuery.
-async fn answer(shared: &Shared, client: &mut ClientConn, sql: &str) {
+async fn answer(shared: &Arc<Shared>, client: &mut ClientConn, sql: &str) {
     tracing::info!(command = sql.trim(), "admin console command");
     match Command::parse(sql) {
         Ok(Command::Empty) => encode::empty_query_response(&mut client.wbuf),
@@ -107,7 +107,7 @@ async fn answer(shared: &Shared, client: &mut ClientConn, sql: &str) {
 
 /// The commands that change something. Ok: the command tag and an optional NOTICE.
 async fn control(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     command: Control,
 ) -> Result<(&'static str, Option<String>), ErrorFields> {
     match command {
