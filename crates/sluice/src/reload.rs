@@ -6,8 +6,8 @@
 //! What reloads: users (passwords, secrets, authentication methods, databases, tokens
 //! allowed), the hosts and how they are probed, TLS on both sides, token issuers and keys,
 //! pool limits, timeouts, `init_query`, access rules, admin console users, endpoints added or
-//! removed, the client limit, and the log settings. Keys bound at startup (listeners, ...) keep their running values until
-//! a restart; a reload that changes them says which.
+//! removed, the client limit, and the log settings. Keys bound at startup (the main listener,
+//! ...) keep their running values until a restart; a reload that changes them says which.
 
 use anyhow::{anyhow, bail, Context};
 use config::Config;
