@@ -9,15 +9,6 @@ use std::time::Duration;
 
 use common::{Fixture, Options, APP, APP_PASSWORD};
 
-/// pgbench straight to PostgreSQL (for -i: its setup is not what is tested here).
-fn pgbench_direct(fx: &Fixture, args: &[&str]) -> std::process::Output {
-    let port = fx.pg.port().to_string();
-    let mut all = vec!["-h", "127.0.0.1", "-p", port.as_str(), "-U", APP];
-    all.extend_from_slice(args);
-    all.push(APP);
-    test_support::run_client("pgbench", &all, APP_PASSWORD, Duration::from_secs(120)).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_and_pool_limits_change_under_load_without_a_failed_transaction() {
     let fx = Fixture::start_with(Options {
@@ -28,7 +19,10 @@ async fn users_and_pool_limits_change_under_load_without_a_failed_transaction() 
     fx.pg.create_user("late", "late-secret-pw").await.unwrap();
     fx.pg.create_database("late", "late").await.unwrap();
     let before = fx.client().await;
-    let init = tokio::task::block_in_place(|| pgbench_direct(&fx, &["-i", "-s", "1", "-q"]));
+    // Set up straight on PostgreSQL: the setup is not what is tested here.
+    let init = tokio::task::block_in_place(|| {
+        common::load::run_pgbench(fx.pg.port(), &["-i", "-s", "1", "-q"])
+    });
     assert!(
         init.status.success(),
         "{}",
@@ -36,28 +30,7 @@ async fn users_and_pool_limits_change_under_load_without_a_failed_transaction() 
     );
     assert_eq!(fx.observer.pool_limit(), 5);
 
-    let load = tokio::task::spawn_blocking({
-        let port = fx.addr.port();
-        move || {
-            let port = port.to_string();
-            let args = [
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                APP,
-                "-S",
-                "-c",
-                "4",
-                "-T",
-                "4",
-                APP,
-            ];
-            test_support::run_client("pgbench", &args, APP_PASSWORD, Duration::from_secs(60))
-                .unwrap()
-        }
-    });
+    let load = common::load::select_only(fx.addr, 4);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let new = fx
         .config_text
@@ -76,8 +49,7 @@ async fn users_and_pool_limits_change_under_load_without_a_failed_transaction() 
     late.simple_query("SELECT 1").await.unwrap();
     before.simple_query("SELECT 1").await.unwrap();
 
-    let out = load.await.unwrap();
-    let stdout = common::succeeded(&out);
+    let stdout = load.await.unwrap();
     assert!(
         stdout.contains("number of failed transactions: 0"),
         "{stdout}"

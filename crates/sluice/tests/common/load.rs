@@ -6,52 +6,40 @@ use std::time::Duration;
 
 use super::{APP, APP_PASSWORD};
 
+/// pgbench against `127.0.0.1:port` (Sluice, or PostgreSQL itself) as `app` with `args`, on the
+/// calling thread; its output, whatever the outcome.
+pub fn run_pgbench(port: u16, args: &[&str]) -> std::process::Output {
+    let port = port.to_string();
+    let mut all = vec!["-h", "127.0.0.1", "-p", port.as_str(), "-U", APP];
+    all.extend_from_slice(args);
+    all.push(APP);
+    test_support::run_client("pgbench", &all, APP_PASSWORD, Duration::from_secs(120)).unwrap()
+}
+
 /// `pgbench -i` through Sluice, as `app`.
 pub fn init_pgbench(addr: SocketAddr) {
-    let port = addr.port().to_string();
-    let args = [
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-U",
-        APP,
-        "-i",
-        "-s",
-        "1",
-        "-q",
-        APP,
-    ];
-    let out =
-        test_support::run_client("pgbench", &args, APP_PASSWORD, Duration::from_secs(120)).unwrap();
-    super::succeeded(&out);
+    super::succeeded(&run_pgbench(addr.port(), &["-i", "-s", "1", "-q"]));
 }
 
 /// pgbench (TPC-B-like, 4 clients) for `seconds`, its clients logged in at the start; returns
 /// its stdout.
 pub fn pgbench(addr: SocketAddr, seconds: u32) -> tokio::task::JoinHandle<String> {
-    let port = addr.port().to_string();
+    load(addr, &["-n", "-c", "4", "-j", "2"], seconds)
+}
+
+/// Select-only pgbench (4 clients) for `seconds`; returns its stdout.
+pub fn select_only(addr: SocketAddr, seconds: u32) -> tokio::task::JoinHandle<String> {
+    load(addr, &["-S", "-c", "4"], seconds)
+}
+
+/// pgbench with `args` for `seconds` on the blocking pool; its stdout once it succeeded.
+fn load(addr: SocketAddr, args: &[&str], seconds: u32) -> tokio::task::JoinHandle<String> {
     let seconds = seconds.to_string();
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.extend(["-T".to_string(), seconds]);
     tokio::task::spawn_blocking(move || {
-        let args = [
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            APP,
-            "-n",
-            "-c",
-            "4",
-            "-j",
-            "2",
-            "-T",
-            &seconds,
-            APP,
-        ];
-        let out = test_support::run_client("pgbench", &args, APP_PASSWORD, Duration::from_secs(60))
-            .unwrap();
-        super::succeeded(&out)
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        super::succeeded(&run_pgbench(addr.port(), &args))
     })
 }
 
