@@ -154,14 +154,7 @@ async fn aws_rotation_under_load_fails_no_transaction() {
     let run = pgbench(fx.addr, 6);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     // createSecret
-    let pending = aws
-        .put_secret_value()
-        .secret_id(SECRET_NAME)
-        .secret_string(rds_json(NEW_PASSWORD))
-        .version_stages("AWSPENDING")
-        .send()
-        .await
-        .unwrap();
+    let pending = moto.put_pending(SECRET_NAME, &rds_json(NEW_PASSWORD)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_both_passwords_work(&fx).await;
     // setSecret
@@ -183,7 +176,7 @@ async fn aws_rotation_under_load_fails_no_transaction() {
     aws.update_secret_version_stage()
         .secret_id(SECRET_NAME)
         .version_stage("AWSCURRENT")
-        .move_to_version_id(pending.version_id().unwrap())
+        .move_to_version_id(pending)
         .remove_from_version_id(current)
         .send()
         .await
@@ -225,14 +218,7 @@ async fn no_secret_reaches_the_log_at_trace_level() {
         }
     };
     login(APP_PASSWORD).await.unwrap();
-    moto.client()
-        .put_secret_value()
-        .secret_id(SECRET_NAME)
-        .secret_string(rds_json(NEW_PASSWORD))
-        .version_stages("AWSPENDING")
-        .send()
-        .await
-        .unwrap();
+    moto.put_pending(SECRET_NAME, &rds_json(NEW_PASSWORD)).await;
     let pending_accepted = common::eventually(Duration::from_secs(5), || async {
         login(NEW_PASSWORD).await.is_ok()
     })

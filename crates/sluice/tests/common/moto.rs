@@ -122,6 +122,21 @@ impl Moto {
         out.arn().unwrap().to_owned()
     }
 
+    /// Adds a version of secret `name` holding `json`, staged AWSPENDING (a rotation's
+    /// createSecret step); returns its version id.
+    pub async fn put_pending(&self, name: &str, json: &str) -> String {
+        let out = self
+            .client()
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(json)
+            .version_stages("AWSPENDING")
+            .send()
+            .await
+            .unwrap();
+        out.version_id().unwrap().to_owned()
+    }
+
     /// From now on every request must be signed by a known IAM user and allowed by its
     /// policies (moto trusts everyone until then).
     pub async fn enforce_iam(&self) {
