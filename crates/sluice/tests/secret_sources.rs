@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::binary::{free_port, SluiceProcess};
 use common::{Fixture, Options, APP, APP_PASSWORD};
+use tempfile::TempDir;
 use test_support::PgCluster;
 
 const SECRET_JSON: &str = r#"{"username":"app","password":"app-secret-pw"}"#;
@@ -20,16 +21,22 @@ async fn query_as_app(connstr: &str) -> Result<String, tokio_postgres::Error> {
     Ok(row.get(0))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exec_source_logs_in_both_ways() {
+/// Sluice with `app`'s credentials from `source(path)`, `path` being a file that holds them.
+async fn with_secret_file(source: impl Fn(&std::path::Path) -> String) -> (Fixture, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.json");
     std::fs::write(&path, SECRET_JSON).unwrap();
     let fx = Fixture::start_with(Options {
-        app_secret: Some(format!("exec:/bin/cat '{}'", path.display())),
+        app_secret: Some(source(&path)),
         ..Default::default()
     })
     .await;
+    (fx, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_source_logs_in_both_ways() {
+    let (fx, _dir) = with_secret_file(|path| format!("exec:/bin/cat '{}'", path.display())).await;
     // The query needs a server connection: Sluice logged in to PostgreSQL with the secret.
     let who = query_as_app(&fx.connstr(APP, APP_PASSWORD, APP))
         .await
@@ -43,14 +50,7 @@ async fn exec_source_logs_in_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_source_logs_in_both_ways() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.json");
-    std::fs::write(&path, SECRET_JSON).unwrap();
-    let fx = Fixture::start_with(Options {
-        app_secret: Some(format!("file:{}", path.display())),
-        ..Default::default()
-    })
-    .await;
+    let (fx, _dir) = with_secret_file(|path| format!("file:{}", path.display())).await;
     let who = query_as_app(&fx.connstr(APP, APP_PASSWORD, APP))
         .await
         .unwrap();
