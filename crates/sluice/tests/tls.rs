@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::ServerName;
-use test_support::{run_client, HbaAuth, RawConn};
+use test_support::{HbaAuth, RawConn};
 use tls_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -43,26 +43,10 @@ async fn client_side(require_tls: bool) -> ClientSide {
     }
 }
 
-/// psql through Sluice, on the blocking pool so Sluice keeps running meanwhile.
+/// psql through Sluice as `app`.
 async fn psql(side: &ClientSide, conninfo: &str) -> std::process::Output {
-    let conninfo = format!(
-        "host=localhost hostaddr=127.0.0.1 port={} user={APP} dbname={APP} {conninfo}",
-        side.sluice.addr.port()
-    );
-    tokio::task::spawn_blocking(move || {
-        let args = [
-            "-X",
-            "-A",
-            "-t",
-            "-d",
-            &conninfo,
-            "-c",
-            "SELECT 'through sluice'",
-        ];
-        run_client("psql", &args, APP_PASSWORD, Duration::from_secs(20)).unwrap()
-    })
-    .await
-    .unwrap()
+    let addr = side.sluice.addr;
+    tls_support::psql(addr, APP, APP_PASSWORD, conninfo, "SELECT 'through sluice'").await
 }
 
 #[tokio::test]

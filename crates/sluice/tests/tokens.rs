@@ -14,7 +14,7 @@ use std::time::Duration;
 use config::Config;
 use serde_json::json;
 use sluice::{Proxy, ReloadHandle, ShutdownHandle};
-use test_support::{run_client, HbaAuth, PgCluster};
+use test_support::{HbaAuth, PgCluster};
 use tls_support::{cluster, proxy_tls, Ca, Files, APP};
 use token_support::*;
 use tokio_postgres::NoTls;
@@ -176,25 +176,8 @@ impl Side {
 
     /// psql with PGPASSWORD = `password`, sslmode=require, on the blocking pool.
     async fn psql(&self, user: &str, password: &str) -> std::process::Output {
-        let conninfo = format!(
-            "host=localhost hostaddr=127.0.0.1 port={} user={user} dbname={APP} sslmode=require",
-            self.addr.port()
-        );
-        let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let args = [
-                "-X",
-                "-A",
-                "-t",
-                "-d",
-                &conninfo,
-                "-c",
-                "SELECT current_user",
-            ];
-            run_client("psql", &args, &password, Duration::from_secs(20)).unwrap()
-        })
-        .await
-        .unwrap()
+        let sql = "SELECT current_user";
+        tls_support::psql(self.addr, user, password, "sslmode=require", sql).await
     }
 
     /// `sluice token` run as the real binary with this side's config file.

@@ -254,3 +254,26 @@ pub fn db_error(e: &tokio_postgres::Error) -> (String, String) {
         .unwrap_or_else(|| panic!("expected a server error, got {e}"));
     (db.code().code().to_owned(), db.message().to_owned())
 }
+
+/// psql to Sluice at `addr` as `user` (libpq with `conninfo` added, e.g. sslmode), running
+/// `sql`; on the blocking pool so Sluice keeps running meanwhile.
+pub async fn psql(
+    addr: SocketAddr,
+    user: &str,
+    password: &str,
+    conninfo: &str,
+    sql: &str,
+) -> std::process::Output {
+    let conninfo = format!(
+        "host=localhost hostaddr=127.0.0.1 port={} user={user} dbname={APP} {conninfo}",
+        addr.port()
+    );
+    let (password, sql) = (password.to_owned(), sql.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let args = ["-X", "-A", "-t", "-d", &conninfo, "-c", &sql];
+        let timeout = std::time::Duration::from_secs(20);
+        test_support::run_client("psql", &args, &password, timeout).unwrap()
+    })
+    .await
+    .unwrap()
+}
