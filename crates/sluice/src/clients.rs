@@ -14,6 +14,7 @@ use futures_util::task::AtomicWaker;
 
 use crate::session::cancel::CancelRoute;
 use crate::session::pinning::PinReason;
+use crate::upstream::Route;
 
 /// What a client is doing, in PgBouncer's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +56,8 @@ pub struct ClientEntry {
     pub connected_at: SystemTime,
     /// An admin console rather than a pooled session.
     pub admin: bool,
-    /// Connected to a read-only endpoint: its transactions go to standbys.
-    pub read_only: bool,
+    /// Where its transactions go: the listener or endpoint it connected to decided.
+    pub endpoint: Route,
     state: AtomicU8,
     /// When the client last started waiting for a server, in µs after `connected`.
     waiting_since: AtomicU64,
@@ -163,7 +164,7 @@ pub struct NewClient {
     pub database: Arc<str>,
     pub peer: SocketAddr,
     pub admin: bool,
-    pub read_only: bool,
+    pub endpoint: Route,
     pub route: Option<Arc<CancelRoute>>,
 }
 
@@ -183,7 +184,7 @@ impl ClientRegistry {
             peer: new.peer,
             connected_at: SystemTime::now(),
             admin: new.admin,
-            read_only: new.read_only,
+            endpoint: new.endpoint,
             state: AtomicU8::new(ClientState::Idle as u8),
             waiting_since: AtomicU64::new(0),
             connected: Instant::now(),

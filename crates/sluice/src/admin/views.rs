@@ -10,11 +10,6 @@ use serde::Serialize;
 
 use crate::clients::ClientState;
 use crate::proxy::Shared;
-use crate::upstream::Route;
-
-const READER: Route = Route::Reader {
-    fallback_to_writer: false,
-};
 
 /// One (database, user) pool, in PgBouncer's SHOW POOLS terms. Read-only endpoints have their
 /// own rows: their clients, and the server connections of every standby's pool together.
@@ -42,20 +37,14 @@ pub struct PoolView {
 pub fn pools(shared: &Shared) -> Vec<PoolView> {
     let mode = shared.config().proxy.pool_mode.as_str();
     let mut pools: BTreeMap<PoolRow, PoolView> = BTreeMap::new();
-    for (route, key, stats) in shared.target.pool_stats() {
-        let role = route.role();
+    for (role, key, stats) in shared.target.pool_stats() {
         let pool = pool_entry(&mut pools, (&key.database, &key.user, role), mode);
         pool.sv_active += stats.borrowed as u64;
         pool.sv_idle += stats.idle as u64;
         pool.sv_login += stats.connecting as u64;
     }
     for client in shared.clients.all().iter().filter(|c| !c.admin) {
-        let role = if client.read_only {
-            READER
-        } else {
-            Route::Writer
-        }
-        .role();
+        let role = client.endpoint.role();
         let pool = pool_entry(&mut pools, (&client.database, &client.user, role), mode);
         match client.state() {
             ClientState::Waiting => {

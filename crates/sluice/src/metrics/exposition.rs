@@ -225,8 +225,8 @@ fn servers(e: &mut DescriptorEncoder, shared: &Shared) -> fmt::Result {
 fn pools(e: &mut DescriptorEncoder, shared: &Shared) -> fmt::Result {
     // The standbys' pools add up per key into one read-only series.
     let mut keys: BTreeMap<(&str, PoolKey), pool::KeyStats> = BTreeMap::new();
-    for (route, key, stats) in shared.target.pool_stats() {
-        let sum = keys.entry((route.role(), key)).or_default();
+    for (role, key, stats) in shared.target.pool_stats() {
+        let sum = keys.entry((role, key)).or_default();
         sum.idle += stats.idle;
         sum.borrowed += stats.borrowed;
         sum.connecting += stats.connecting;

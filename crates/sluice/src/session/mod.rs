@@ -110,7 +110,7 @@ async fn run(
                 database: login.key.database.clone(),
                 peer: client.peer,
                 admin: false,
-                read_only: matches!(login.route, Route::Reader { .. }),
+                endpoint: login.route,
                 route: Some(login.registration.route.clone()),
             });
             Session::new(shared, client, login, entry.entry.clone())
@@ -124,7 +124,7 @@ async fn run(
                 database: crate::admin::ADMIN_DATABASE.into(),
                 peer: client.peer,
                 admin: true,
-                read_only: false,
+                endpoint: Route::Writer,
                 route: None,
             });
             Box::pin(crate::admin::console::serve(

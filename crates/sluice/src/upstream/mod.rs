@@ -15,6 +15,6 @@ pub use connect::{connect, send_cancel, ConnectParams};
 pub use error::UpstreamError;
 pub use live::{LiveConnections, LiveGuard};
 pub use readers::{ReaderPool, Readers};
-pub use route::Route;
+pub use route::{Route, READ_ONLY, READ_WRITE};
 pub use server_conn::ServerConn;
 pub use target::{BorrowFailure, PoolKey, ServerParams, Target};

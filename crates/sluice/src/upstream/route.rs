@@ -11,6 +11,10 @@ pub enum Route {
     Reader { fallback_to_writer: bool },
 }
 
+/// The roles, as [`Route::role`] and the pool views spell them.
+pub const READ_WRITE: &str = "read-write";
+pub const READ_ONLY: &str = "read-only";
+
 impl Route {
     pub fn for_endpoint(endpoint: &EndpointConfig) -> Route {
         match endpoint.role {
@@ -28,8 +32,8 @@ impl Route {
     /// `read-write` or `read-only`, as endpoints are configured and pools are shown.
     pub fn role(self) -> &'static str {
         match self {
-            Route::Writer => "read-write",
-            Route::Reader { .. } => "read-only",
+            Route::Writer => READ_WRITE,
+            Route::Reader { .. } => READ_ONLY,
         }
     }
 }

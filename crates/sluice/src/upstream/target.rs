@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::{
     connect, ConnectParams, LiveConnections, ReaderPool, Readers, Route, ServerConn, UpstreamError,
+    READ_ONLY, READ_WRITE,
 };
 use crate::credentials::{Credentials, LoginAs};
 use crate::failover::{Topology, Watched};
@@ -433,16 +434,14 @@ impl Target {
         }
     }
 
-    /// Every pool's counts per key: the writer's, then each standby's (a key may repeat).
-    pub fn pool_stats(&self) -> Vec<(Route, PoolKey, KeyStats)> {
+    /// Every pool's counts per key, with its role: the writer's, then each standby's (a key
+    /// may repeat).
+    pub fn pool_stats(&self) -> Vec<(&'static str, PoolKey, KeyStats)> {
         let writer = self.pool.stats().keys.into_iter();
-        let mut all: Vec<_> = writer.map(|(k, s)| (Route::Writer, k, s)).collect();
-        let reader = Route::Reader {
-            fallback_to_writer: false,
-        };
+        let mut all: Vec<_> = writer.map(|(k, s)| (READ_WRITE, k, s)).collect();
         for pool in self.readers.all().iter() {
             let keys = pool.pool.stats().keys.into_iter();
-            all.extend(keys.map(|(k, s)| (reader, k, s)));
+            all.extend(keys.map(|(k, s)| (READ_ONLY, k, s)));
         }
         all
     }
