@@ -69,7 +69,7 @@ const PROBE_QUERY: &str = "SELECT pg_is_in_recovery()::text, \
 /// transaction running on the new primary is at most this, not `probe_interval`.
 const NO_WRITER_PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Probes the hosts in `topology.watched()`, following a reload that changes them: probe
+/// Probes the hosts of `topology`'s [`Watched`], following a reload that changes them: probe
 /// connections to hosts that stay are kept, and so is the cluster identity while any host is
 /// kept (it guards against electing a host of another cluster).
 pub fn spawn_monitor(

@@ -82,23 +82,18 @@ impl Topology {
         }
     }
 
-    /// What the monitor watches now.
-    pub fn watched(&self) -> Watched {
-        self.watched.borrow().clone()
-    }
-
     /// Wakes the monitor when a reload changes what it watches.
     pub fn subscribe_watched(&self) -> watch::Receiver<Watched> {
         self.watched.subscribe()
     }
 
-    /// A reload's hosts, probe interval and lag bound; true if anything changed.
-    pub fn set_watched(&self, watched: Watched) -> bool {
+    /// A reload's hosts and probe settings; the monitor wakes only if anything changed.
+    pub fn set_watched(&self, watched: Watched) {
         self.watched.send_if_modified(|current| {
             let changed = *current != watched;
             *current = watched;
             changed
-        })
+        });
     }
 
     pub fn events(&self) -> EventCounts {

@@ -3,7 +3,7 @@
 //! than a share of the writer's.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use config::HostPort;
@@ -54,9 +54,8 @@ impl ReaderPool {
 /// The reader pools, one per configured host. A reload that changes `database.hosts` swaps in
 /// a new list: pools of hosts that stay are kept with their connections.
 pub struct Readers {
+    /// Replaced only by reloads, which run one at a time.
     hosts: ArcSwap<Vec<Arc<ReaderPool>>>,
-    /// Held while the list is replaced, so two reloads cannot interleave.
-    replacing: Mutex<()>,
 }
 
 impl Readers {
@@ -67,7 +66,6 @@ impl Readers {
             .collect();
         Readers {
             hosts: ArcSwap::from_pointee(hosts),
-            replacing: Mutex::new(()),
         }
     }
 
@@ -86,10 +84,6 @@ impl Readers {
     /// closed (idle connections are returned for closing; lent ones finish their transaction
     /// and are closed when given back). Hosts that stay keep their pools.
     pub fn set_hosts(&self, hosts: &[HostPort], limits: Limits) -> Vec<ServerConn> {
-        let _replacing = self
-            .replacing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let old = self.hosts.load_full();
         let new: Vec<Arc<ReaderPool>> = hosts
             .iter()
